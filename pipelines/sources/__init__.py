@@ -1,0 +1,31 @@
+"""The registry of published sources, and detection of a file's source by its header."""
+
+from __future__ import annotations
+
+from pipelines.errors import UnknownSource
+from pipelines.inputs import InputFile
+from pipelines.sources.base import Source, head_rows
+from pipelines.sources.datastore_crime import BOROUGH_CRIME, WARD_CRIME
+
+SOURCES: tuple[Source, ...] = (BOROUGH_CRIME, WARD_CRIME)
+
+
+def all_sources() -> tuple[Source, ...]:
+    return SOURCES
+
+
+def detect_source(file: InputFile) -> Source:
+    """The source whose header signature the file matches; refuse unknown files."""
+    rows = head_rows(file)
+    found = [s for s in SOURCES if s.matches(rows)]
+    if len(found) == 1:
+        return found[0]
+    known = "; ".join(s.label for s in SOURCES)
+    if not found:
+        first = ",".join(rows[0])[:120] if rows else "(no readable header)"
+        raise UnknownSource(
+            file.name,
+            f"its header ({first!r}) matches no known source. Known sources: {known}",
+            row=1,
+        )
+    raise UnknownSource(file.name, f"its header matches several sources: {found}", row=1)

@@ -1,0 +1,25 @@
+"""Shared fixtures for the test suite."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+DEFAULT_REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Path:
+    """Folder of real published files (``OVERSIGHT_REALDATA``); skip if absent, fail on CI."""
+    folder = Path(os.environ.get("OVERSIGHT_REALDATA") or DEFAULT_REALDATA)
+    if not folder.is_dir():
+        message = (
+            f"real published data folder not found at {folder}; "
+            "set OVERSIGHT_REALDATA to check the reference transcriptions against it"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return folder
