@@ -6,7 +6,6 @@ Exit codes: 0 done; 2 a file was refused (nothing published); 1 any other failur
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import sys
 from pathlib import Path
@@ -29,7 +28,9 @@ def setup_logging(verbose: bool) -> None:
 
 def format_table(headers: list[str], rows: list[list[str]]) -> str:
     """A plain-text table with columns padded to fit."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     out = [line, "  ".join("-" * w for w in widths)]
     out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]

@@ -31,7 +31,7 @@ from oversight.settings import Settings
 from pipelines.errors import PipelineError, RefusedFile, ValidationFailed, WarehouseBusy
 from pipelines.inputs import InputFile, Limits, iter_inputs
 from pipelines.sources import detect_source
-from pipelines.sources.base import Parsed, ParseContext, Source, default_context
+from pipelines.sources.base import ParseContext, Parsed, Source, default_context
 from pipelines.validate import ValidationReport, month_key, validate_frame
 
 logger = logging.getLogger(__name__)
@@ -123,7 +123,9 @@ def warehouse_lock(live: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise WarehouseBusy(f"another load is running on {live}; try again when it ends") from exc
+            raise WarehouseBusy(
+                f"another load is running on {live}; try again when it ends"
+            ) from exc
         try:
             yield
         finally:
@@ -205,7 +207,9 @@ def insert_file(
     """Insert a parsed, validated file into its raw table and record it in marts.loads."""
     file_id = file.sha256[:16]
     raw_columns = [
-        r[0] for r in con.sql(f"describe raw.{source.table}").fetchall() if r[0] != "source_file_id"
+        r[0]
+        for r in con.sql(f"describe raw.{source.table}").fetchall()
+        if r[0] != "source_file_id"
     ]
     frame = parsed.frame[raw_columns]
     con.register("parsed_frame", frame)
@@ -236,7 +240,9 @@ def insert_file(
 
 
 def bump_version(con: duckdb.DuckDBPyConnection, note: str) -> int:
-    version = con.execute("select coalesce(max(version), 0) + 1 from meta.warehouse").fetchall()[0][0]
+    version = con.execute("select coalesce(max(version), 0) + 1 from meta.warehouse").fetchall()[
+        0
+    ][0]
     con.execute("insert into meta.warehouse values (?, now(), ?)", [version, note])
     return version
 
@@ -355,7 +361,9 @@ def load_paths(
                 if con is None:
                     con = open_working_copy(live, work)
                 insert_file(con, source, file, parsed, report)
-                result.outcomes.append(FileOutcome(file.name, source.id, len(parsed.frame), "loaded"))
+                result.outcomes.append(
+                    FileOutcome(file.name, source.id, len(parsed.frame), "loaded")
+                )
             if con is None or result.refused:
                 mark_not_loaded(result)
                 return result
@@ -443,4 +451,3 @@ def rebuild_marts(settings: Settings) -> int:
         finally:
             con.close()
             work.unlink(missing_ok=True)
-

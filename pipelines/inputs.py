@@ -52,7 +52,9 @@ def read_capped(stream: io.BufferedIOBase, limit: int, name: str) -> bytes:
     while chunk := stream.read(CHUNK):
         buf.extend(chunk)
         if len(buf) > limit:
-            raise RefusedFile(name, f"expands to more than {limit:,} bytes, the limit for one file")
+            raise RefusedFile(
+                name, f"expands to more than {limit:,} bytes, the limit for one file"
+            )
     return bytes(buf)
 
 
@@ -99,7 +101,9 @@ def iter_zip(data: bytes, name: str, limits: Limits) -> Iterator[InputFile]:
             content = read_capped(stream, limits.max_file_bytes, member)
         total += len(content)
         if total > limits.max_archive_bytes:
-            raise RefusedFile(name, f"expands past the archive limit of {limits.max_archive_bytes:,}")
+            raise RefusedFile(
+                name, f"expands past the archive limit of {limits.max_archive_bytes:,}"
+            )
         yield from expand_bytes(content, member, name, limits)
 
 
@@ -119,7 +123,9 @@ def iter_inputs(paths: list[str | Path], limits: Limits) -> Iterator[InputFile]:
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            files = sorted(
+                p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
+            )
         elif path.is_file():
             files = [path]
         else:

@@ -12,7 +12,9 @@ def describe_warehouse(path: Path) -> str:
     if not path.exists():
         return f"No warehouse at {path}. Load files with: python -m pipelines load PATH..."
     with duckdb.connect(str(path), read_only=True) as con:
-        version = con.execute("select max(version), max(published_at) from meta.warehouse").fetchall()[0]
+        version = con.execute(
+            "select max(version), max(published_at) from meta.warehouse"
+        ).fetchall()[0]
         lines = [f"Warehouse {path}", f"version {version[0]}, published {version[1]}", ""]
         loads = con.sql(
             "select source, count(*) as files, sum(rows) as rows, max(vintage) as newest "

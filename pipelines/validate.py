@@ -181,7 +181,11 @@ def validate_frame(
             {k: jsonable(v) for k, v in e.items()}
             for e in examples_for(frame, index, first_column, columns)
         ]
-        count = int(res.result.get("unexpected_count") or res.result.get("observed_value") or 0)
+        if "unexpected_count" in res.result:
+            count = int(res.result["unexpected_count"])
+        else:  # a table-level expectation: report what was observed instead of rows
+            count = 1
+            explanation = f"{explanation}; observed {res.result.get('observed_value')!r}"
         failures.append(Failure(config.type, column, explanation, count, examples))
     report = ValidationReport(suite, file, len(frame), len(result.results), failures)
     logger.info("suite %s on %s: %d rows, %d failed", suite, file, len(frame), len(failures))

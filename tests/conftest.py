@@ -23,3 +23,21 @@ def realdata() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return folder
+
+
+TODAY = __import__("datetime").date(2026, 11, 23)
+
+
+@pytest.fixture
+def settings(tmp_path: Path):
+    """Settings pointing at a fresh warehouse in a temporary folder, with a fixed "today"."""
+    from oversight.settings import get_settings
+
+    return get_settings().with_warehouse(tmp_path / "wh" / "oversight.duckdb").with_today(TODAY)
+
+
+def sha256_of(path: Path) -> str:
+    """The sha256 of a file's bytes."""
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -125,6 +125,7 @@ def melt_wide(
     frame["category_key"] = scheme + "|" + frame["major_category"] + "|" + frame["minor_category"]
     names = {role: header for header, role in roles.items()}
     names["category_key"] = f"{names['major_category']}/{names['minor_category']}"
+    names["borough_code"] = names["borough_name"]
     return frame, names, n_rows
 
 
@@ -135,9 +136,7 @@ def attach_boroughs(frame: pd.DataFrame, ctx: ParseContext) -> pd.DataFrame:
     names = pd.Series(published.unique())
     codes = {n: lookup.code_for(n) for n in names}
     kinds = {n: lookup.kind_for(n) for n in names}
-    canonical = {
-        n: lookup.canonical_name(codes[n]) if codes[n] else n for n in names
-    }
+    canonical = {n: lookup.canonical_name(codes[n]) if codes[n] else n for n in names}
     frame["borough_name_published"] = published
     frame["borough_code"] = published.map(codes)
     frame["borough_name"] = published.map(canonical)
@@ -159,20 +158,27 @@ def parse_borough(file: InputFile, ctx: ParseContext) -> Parsed:
 
 
 def parse_ward(file: InputFile, ctx: ParseContext) -> Parsed:
-    """Parse a ward-level crime file; a ward under a pseudo-borough takes its ward's borough."""
+    """Parse a ward-level crime file.
+
+    A ward published under a pseudo-borough ("Aviation Security (SO18)") takes its borough from
+    its ward code. An unknown borough name keeps its published spelling so that validation
+    refuses it, even when the ward code alone would say which borough it is.
+    """
     frame, columns, n_rows = melt_wide(file, ctx, (WARD_HEADER,))
     frame["ward_code"] = frame["ward_code"].str.strip()
     frame["ward_name"] = frame["ward_name"].str.strip()
     frame = attach_boroughs(frame, ctx)
+    lookup = ctx.borough_lookup
     from_ward = frame["ward_code"].map(ctx.ward_boroughs)
-    pseudo = frame["borough_code"].isna()
-    frame.loc[pseudo, "borough_code"] = from_ward[pseudo]
-    frame.loc[pseudo & from_ward.notna(), "borough_name"] = frame.loc[
-        pseudo & from_ward.notna(), "borough_code"
-    ].map(ctx.borough_lookup.canonical_name)
+    missing = frame["borough_code"].isna()
+    frame.loc[missing, "borough_code"] = from_ward[missing]
+    kinds = frame["borough_name_published"].map(
+        {n: lookup.kind_for(n) for n in frame["borough_name_published"].unique()}
+    )
+    pseudo = missing & kinds.eq("pseudo") & from_ward.notna()
+    frame.loc[pseudo, "borough_name"] = from_ward[pseudo].map(lookup.canonical_name)
     frame["is_borough"] = frame["borough_code"].notna()
     return Parsed(frame[WARD_COLUMNS], vintage_of(frame), n_rows, columns)
-
 
 
 BOROUGH_COLUMNS = [

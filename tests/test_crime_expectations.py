@@ -1,0 +1,307 @@
+"""Every expectation of the crime suites fails on a file (or mart) broken to violate it.
+
+Each staged-suite case mutates a real published file so that exactly one expectation is
+violated, loads it over a live warehouse and asserts: the file is refused, the message names
+the file, line and column, the expectation is the one that failed, and the live warehouse is
+byte-identical afterwards. Mart suites are shown to fail on broken copies of real marts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.build import MART_SUITES, expectation_parameters, load_paths, mart_frame
+from pipelines.validate import validate_frame
+from tests.conftest import sha256_of
+
+pytestmark = pytest.mark.realdata
+
+BOROUGH = (
+    "lds_borough_crime/MPS Borough Level Crime (most recent 24 months)__2017-01_to_2018-12.csv"
+)
+WARD = "lds_ward_crime/MPS Ward Level Crime (most recent 24 months)__2024-01_to_2025-12.csv"
+EXPECTATIONS = Path(__file__).resolve().parents[1] / "expectations"
+
+
+def lines_of(path: Path, limit: int | None = None) -> list[str]:
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    return lines if limit is None else lines[: limit + 1]
+
+
+def set_cell(lines: list[str], line_no: int, column: int, value: str) -> list[str]:
+    cells = lines[line_no - 1].rstrip("\r\n").split(",")
+    cells[column] = value
+    out = list(lines)
+    out[line_no - 1] = ",".join(cells) + "\r\n"
+    return out
+
+
+def future_last_month(lines: list[str]) -> list[str]:
+    header = lines[0].rstrip("\r\n").split(",")
+    header[-1] = "209912"
+    return [",".join(header) + "\r\n", *lines[1:]]
+
+
+def duplicate_line(lines: list[str], line_no: int) -> list[str]:
+    return [*lines, lines[line_no - 1]]
+
+
+Mutation = Callable[[list[str]], list[str]]
+
+BOROUGH_CASES: list[tuple[str, str, Mutation, int | None, str]] = [
+    # (id, expectation type, mutation, line named, column named)
+    (
+        "negative",
+        "expect_column_values_to_match_regex",
+        lambda ls: set_cell(ls, 5, 4, "-3"),
+        5,
+        "201702",
+    ),
+    (
+        "not_a_number",
+        "expect_column_values_to_match_regex",
+        lambda ls: set_cell(ls, 7, 10, "n/a"),
+        7,
+        "201708",
+    ),
+    (
+        "decimal",
+        "expect_column_values_to_match_regex",
+        lambda ls: set_cell(ls, 9, 3, "2.5"),
+        9,
+        "201701",
+    ),
+    ("future_month", "expect_column_values_to_be_between", future_last_month, 2, "209912"),
+    (
+        "unknown_borough",
+        "expect_column_values_to_be_in_set",
+        lambda ls: set_cell(ls, 4, 0, "Atlantis"),
+        4,
+        "Borough",
+    ),
+    (
+        "unknown_category",
+        "expect_column_values_to_be_in_set",
+        lambda ls: set_cell(ls, 3, 2, "Theft of Spaceships"),
+        3,
+        "Major Category/Minor Category",
+    ),
+    (
+        "duplicate_row",
+        "expect_compound_columns_to_be_unique",
+        lambda ls: duplicate_line(ls, 2),
+        2,
+        "201701",
+    ),
+]
+
+WARD_CASES: list[tuple[str, str, Mutation, int | None, str]] = [
+    (
+        "negative",
+        "expect_column_values_to_match_regex",
+        lambda ls: set_cell(ls, 30, 7, "-1"),
+        30,
+        "202403",
+    ),
+    ("future_month", "expect_column_values_to_be_between", future_last_month, 2, "209912"),
+    (
+        "unknown_borough",
+        "expect_column_values_to_be_in_set",
+        lambda ls: set_cell(ls, 40, 4, "Atlantis"),
+        40,
+        "LookUp_BoroughName",
+    ),
+    (
+        "unknown_category",
+        "expect_column_values_to_be_in_set",
+        lambda ls: set_cell(ls, 41, 1, "SPACE ARSON"),
+        41,
+        "MajorText/MinorText",
+    ),
+    (
+        "bad_ward_code",
+        "expect_column_values_to_match_regex",
+        lambda ls: set_cell(ls, 42, 3, "E0501"),
+        42,
+        "WardCode",
+    ),
+    (
+        "blank_ward_name",
+        "expect_column_value_lengths_to_be_between",
+        lambda ls: set_cell(ls, 43, 2, ""),
+        43,
+        "WardName",
+    ),
+    (
+        "unknown_pseudo_ward",
+        "expect_column_values_to_not_be_null",
+        lambda ls: set_cell(ls, 2, 3, "E05999999"),
+        2,
+        "LookUp_BoroughName",
+    ),
+    (
+        "duplicate_row",
+        "expect_compound_columns_to_be_unique",
+        lambda ls: duplicate_line(ls, 50),
+        50,
+        "202401",
+    ),
+]
+
+
+@pytest.fixture
+def live(settings, realdata: Path) -> Path:
+    """A live warehouse holding one real borough file, to prove refusals leave it untouched."""
+    result = load_paths(
+        [
+            realdata
+            / "lds_borough_crime/MPS Borough Level Crime (most recent 24 months)__2023-12_to_2025-11.csv"
+        ],
+        settings,
+    )
+    assert result.published
+    return settings.warehouse
+
+
+def assert_refused(settings, live: Path, bad: Path, expectation: str, line: int, column: str):
+    before = sha256_of(live)
+    result = load_paths([bad], settings)
+    assert [o.status for o in result.outcomes] == ["refused"]
+    message = result.refused[0].message
+    assert repr(str(bad)) in message
+    assert f"line {line}" in message
+    assert f"column {column!r}" in message
+    assert expectation in message
+    assert sha256_of(live) == before
+    reports = list(settings.quarantine_dir.glob("*.json"))
+    assert len(reports) == 1
+    record = json.loads(reports[0].read_text())
+    assert record["row"] == line
+    assert any(expectation in d for d in record["details"])
+    return record
+
+
+def suite_types(name: str) -> set[str]:
+    suite = json.loads((EXPECTATIONS / f"{name}.json").read_text())
+    return {e["type"] for e in suite["expectations"]}
+
+
+def test_cases_cover_every_staged_expectation() -> None:
+    assert {c[1] for c in BOROUGH_CASES} == suite_types("stg_lds_borough_crime")
+    assert {c[1] for c in WARD_CASES} == suite_types("stg_lds_ward_crime")
+    counts = {
+        name: len(json.loads((EXPECTATIONS / f"{name}.json").read_text())["expectations"])
+        for name in ("stg_lds_borough_crime", "stg_lds_ward_crime")
+    }
+    assert counts == {"stg_lds_borough_crime": 5, "stg_lds_ward_crime": 8}
+
+
+@pytest.mark.parametrize(
+    ("expectation", "mutate", "line", "column"),
+    [pytest.param(*c[1:], id=c[0]) for c in BOROUGH_CASES],
+)
+def test_borough_file_broken_on_one_expectation_is_refused(
+    settings, live: Path, realdata: Path, tmp_path: Path, expectation, mutate, line, column
+) -> None:
+    bad = tmp_path / "borough.csv"
+    bad.write_text("".join(mutate(lines_of(realdata / BOROUGH))), encoding="utf-8")
+    record = assert_refused(settings, live, bad, expectation, line, column)
+    assert len(record["details"]) == 1, record["details"]
+
+
+@pytest.mark.parametrize(
+    ("expectation", "mutate", "line", "column"),
+    [pytest.param(*c[1:], id=c[0]) for c in WARD_CASES],
+)
+def test_ward_file_broken_on_one_expectation_is_refused(
+    settings, live: Path, realdata: Path, tmp_path: Path, expectation, mutate, line, column
+) -> None:
+    bad = tmp_path / "ward.csv"
+    bad.write_text("".join(mutate(lines_of(realdata / WARD, limit=300))), encoding="utf-8")
+    record = assert_refused(settings, live, bad, expectation, line, column)
+    assert len(record["details"]) == 1, record["details"]
+
+
+def break_frame(frame, expectation: dict):
+    """Return a copy of a mart frame that violates one expectation."""
+    kwargs = expectation["kwargs"]
+    kind = expectation["type"]
+    broken = frame.copy()
+    column = kwargs.get("column")
+    row = 0
+    if kwargs.get("row_condition"):
+        row = broken.query(kwargs["row_condition"]).index[0]
+    if kind == "expect_table_columns_to_match_set":
+        return broken.drop(columns=["source_file_id"])
+    if kind in ("expect_compound_columns_to_be_unique", "expect_column_values_to_be_unique"):
+        cols = kwargs.get("column_list") or [column]
+        broken.loc[broken.index[1], cols] = broken.loc[broken.index[0], cols].to_numpy()
+        return broken
+    if kind == "expect_column_values_to_not_be_null":
+        broken[column] = broken[column].astype(object)
+        broken.loc[row, column] = None
+    elif kind == "expect_column_values_to_be_between":
+        broken.loc[row, column] = -1 if column != "month_key" else 209912
+    elif kind == "expect_column_values_to_match_regex":
+        broken.loc[row, column] = "not-a-code"
+    elif kind == "expect_column_values_to_be_in_set":
+        broken[column] = broken[column].astype(object)
+        broken.loc[row, column] = "not-allowed" if column != "month_day" else 15
+    else:
+        raise AssertionError(f"no breaker for {kind}")
+    return broken
+
+
+@pytest.fixture(scope="module")
+def mart_frames(realdata: Path, tmp_path_factory: pytest.TempPathFactory):
+    from oversight.settings import get_settings
+    from tests.conftest import TODAY
+
+    path = tmp_path_factory.mktemp("marts") / "oversight.duckdb"
+    settings = get_settings().with_warehouse(path).with_today(TODAY)
+    ward_sample = tmp_path_factory.mktemp("ward") / "ward.csv"
+    ward_sample.write_text("".join(lines_of(realdata / WARD, limit=200)), encoding="utf-8")
+    result = load_paths(
+        [
+            realdata
+            / "lds_borough_crime/MPS Borough Level Crime (most recent 24 months)__2023-12_to_2025-11.csv",
+            ward_sample,
+        ],
+        settings,
+    )
+    assert result.published
+    with duckdb.connect(str(path), read_only=True) as con:
+        frames = {suite: mart_frame(con, suite) for suite in MART_SUITES}
+    return settings, frames
+
+
+def mart_cases() -> list:
+    cases = []
+    for suite in MART_SUITES:
+        spec = json.loads((EXPECTATIONS / f"{suite}.json").read_text())
+        for i, expectation in enumerate(spec["expectations"]):
+            cases.append(pytest.param(suite, i, id=f"{suite}-{i}-{expectation['type']}"))
+    return cases
+
+
+@pytest.mark.parametrize(("suite", "index"), mart_cases())
+def test_mart_suite_fails_on_broken_copy(mart_frames, suite: str, index: int) -> None:
+    settings, frames = mart_frames
+    frame = frames[suite]
+    assert not frame.empty
+    params = expectation_parameters(settings)
+    good = validate_frame(
+        frame, suite, expectations_dir=EXPECTATIONS, parameters=params, file=suite
+    )
+    assert good.success, good.to_text()
+    expectation = json.loads((EXPECTATIONS / f"{suite}.json").read_text())["expectations"][index]
+    broken = break_frame(frame, expectation)
+    report = validate_frame(
+        broken, suite, expectations_dir=EXPECTATIONS, parameters=params, file=suite
+    )
+    assert [f.expectation for f in report.failures] == [expectation["type"]]
