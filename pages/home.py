@@ -52,4 +52,5 @@ else:
 
 st.subheader("Data loaded")
 st.dataframe(loads, hide_index=True)
-st.caption(f"Warehouse version {info['version']}, published {info['published_at']:%d %B %Y %H:%M}.")
+published = f"{info['published_at']:%d %B %Y %H:%M}"
+st.caption(f"Warehouse version {info['version']}, published {published}.")

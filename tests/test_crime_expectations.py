@@ -24,6 +24,9 @@ pytestmark = pytest.mark.realdata
 BOROUGH = (
     "lds_borough_crime/MPS Borough Level Crime (most recent 24 months)__2017-01_to_2018-12.csv"
 )
+SMALL_NEW = (
+    "lds_borough_crime/MPS Borough Level Crime (most recent 24 months)__2023-12_to_2025-11.csv"
+)
 WARD = "lds_ward_crime/MPS Ward Level Crime (most recent 24 months)__2024-01_to_2025-12.csv"
 EXPECTATIONS = Path(__file__).resolve().parents[1] / "expectations"
 
@@ -158,10 +161,7 @@ WARD_CASES: list[tuple[str, str, Mutation, int | None, str]] = [
 def live(settings, realdata: Path) -> Path:
     """A live warehouse holding one real borough file, to prove refusals leave it untouched."""
     result = load_paths(
-        [
-            realdata
-            / "lds_borough_crime/MPS Borough Level Crime (most recent 24 months)__2023-12_to_2025-11.csv"
-        ],
+        [realdata / SMALL_NEW],
         settings,
     )
     assert result.published
@@ -268,8 +268,7 @@ def mart_frames(realdata: Path, tmp_path_factory: pytest.TempPathFactory):
     ward_sample.write_text("".join(lines_of(realdata / WARD, limit=200)), encoding="utf-8")
     result = load_paths(
         [
-            realdata
-            / "lds_borough_crime/MPS Borough Level Crime (most recent 24 months)__2023-12_to_2025-11.csv",
+            realdata / SMALL_NEW,
             ward_sample,
         ],
         settings,
