@@ -38,11 +38,14 @@ logger = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 SCHEMAS = ("raw", "staging", "marts", "meta")
 MART_SUITES = (
+    "marts.borough_profiles",
+    "marts.census_ethnicity",
     "marts.crime_borough_all_vintages",
     "marts.crime_borough_monthly",
     "marts.crime_ward_all_vintages",
     "marts.crime_ward_monthly",
     "marts.loads",
+    "marts.population",
 )
 
 

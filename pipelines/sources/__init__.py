@@ -6,8 +6,9 @@ from pipelines.errors import UnknownSource
 from pipelines.inputs import InputFile
 from pipelines.sources.base import Source, head_rows
 from pipelines.sources.datastore_crime import BOROUGH_CRIME, WARD_CRIME
+from pipelines.sources.reference_sources import REFERENCE_SOURCES
 
-SOURCES: tuple[Source, ...] = (BOROUGH_CRIME, WARD_CRIME)
+SOURCES: tuple[Source, ...] = (BOROUGH_CRIME, WARD_CRIME, *REFERENCE_SOURCES)
 
 
 def all_sources() -> tuple[Source, ...]:

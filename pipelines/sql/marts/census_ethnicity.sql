@@ -84,7 +84,7 @@ final as (
         borough_code,
         ethnic_group,
         cast(null as bigint) as people,
-        cast(percent as double) / 100 as share,
+        cast(percent * 0.01 as double) as share,
         cast(population_total as bigint) as population_total,
         source_file_id
     from groups_2021
