@@ -37,16 +37,11 @@ from pipelines.validate import ValidationReport, month_key, validate_frame
 logger = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 SCHEMAS = ("raw", "staging", "marts", "meta")
-MART_SUITES = (
-    "marts.borough_profiles",
-    "marts.census_ethnicity",
-    "marts.crime_borough_all_vintages",
-    "marts.crime_borough_monthly",
-    "marts.crime_ward_all_vintages",
-    "marts.crime_ward_monthly",
-    "marts.loads",
-    "marts.population",
-)
+
+
+def mart_suites(expectations_dir: Path) -> list[str]:
+    """Every mart suite (expectations/marts.*.json); each mart table must have one."""
+    return sorted(p.stem for p in expectations_dir.glob("marts.*.json"))
 
 
 @dataclass
@@ -186,7 +181,7 @@ def validate_marts(
 ) -> list[ValidationReport]:
     """Run every mart suite; the caller refuses to publish if any fails."""
     reports = []
-    for suite in MART_SUITES:
+    for suite in mart_suites(settings.expectations_dir):
         frame = mart_frame(con, suite)
         reports.append(
             validate_frame(
@@ -215,6 +210,8 @@ def insert_file(
         if r[0] != "source_file_id"
     ]
     frame = parsed.frame[raw_columns]
+    if parsed.replaces:
+        replace_rows(con, source.table, parsed.replaces)
     con.register("parsed_frame", frame)
     try:
         con.execute(
@@ -240,6 +237,33 @@ def insert_file(
         ],
     )
     return seq
+
+
+def replace_rows(con: duckdb.DuckDBPyConnection, table: str, key: dict[str, Any]) -> None:
+    """Delete what an earlier load held for this key (e.g. a force's month) before inserting.
+
+    A file loaded earlier whose rows are all gone is marked 'superseded' in marts.loads.
+    """
+    where = " and ".join(f"{column} = ?" for column in key)
+    values = list(key.values())
+    earlier = [
+        r[0]
+        for r in con.execute(
+            f"select distinct source_file_id from raw.{table} where {where}", values
+        ).fetchall()
+    ]
+    if not earlier:
+        return
+    con.execute(f"delete from raw.{table} where {where}", values)
+    for file_id in earlier:
+        left = con.execute(
+            f"select count(*) from raw.{table} where source_file_id = ?", [file_id]
+        ).fetchall()[0][0]
+        if left == 0:
+            con.execute(
+                "update marts.loads set status = 'superseded' where source_file_id = ?", [file_id]
+            )
+    logger.info("replaced rows of %s for %s from %d earlier file(s)", table, key, len(earlier))
 
 
 def bump_version(con: duckdb.DuckDBPyConnection, note: str) -> int:
