@@ -397,6 +397,7 @@ def load_paths(
             result.version = finish_build(con, settings, parameters)
             con.close()
             con = None
+            logger.info("publishing %s", live)
             publish(work, live)
             result.published = True
             logger.info("published %s version %s", live, result.version)
