@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -83,8 +84,58 @@ def decode(file: InputFile) -> Text:
         return Text(data.decode("latin-1"), "latin-1")
 
 
+class HeadRows(list):
+    """Detection rows of a workbook: an empty list, with each sheet's first rows in ``sheets``.
+
+    Keeping the list itself empty for workbooks means matchers written for CSV headers never
+    match a workbook by accident; a workbook source reads ``sheet_heads(rows)`` instead.
+    """
+
+    def __init__(self, sheets: dict[str, list[list[str]]] | None = None) -> None:
+        super().__init__()
+        self.sheets = sheets or {}
+
+
+def is_workbook(data: bytes) -> bool:
+    """Whether bytes look like a spreadsheet workbook (xlsx/xlsm/ods zip, or legacy xls)."""
+    return data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def cell_text(value: object) -> str:
+    """A workbook cell as trimmed text; empty cells become ""."""
+    return "" if pd.isna(value) else str(value).strip()
+
+
+def workbook_head_rows(file: InputFile, n: int) -> HeadRows:
+    """The first ``n`` rows of every sheet of a workbook, by sheet name, in workbook order."""
+    try:
+        book = pd.ExcelFile(io.BytesIO(file.data), engine="calamine")
+        sheets = {
+            str(name): [
+                [cell_text(v) for v in row]
+                for row in book.parse(name, header=None, nrows=n, dtype=object).itertuples(
+                    index=False
+                )
+            ]
+            for name in book.sheet_names
+        }
+    except Exception:  # calamine raises many types; an unreadable workbook just isn't detected
+        return HeadRows()
+    return HeadRows(sheets=sheets)
+
+
+def sheet_heads(rows: list[list[str]]) -> dict[str, list[list[str]]]:
+    """The per-sheet head rows of a workbook (empty for text files)."""
+    return getattr(rows, "sheets", {})
+
+
 def head_rows(file: InputFile, n: int = 4) -> list[list[str]]:
-    """The first ``n`` CSV rows of a text file (comma or semicolon), for detection."""
+    """The first ``n`` CSV rows of a text file (comma or semicolon), for detection.
+
+    A workbook gives an empty list whose ``sheets`` hold each sheet's first rows.
+    """
+    if is_workbook(file.data):
+        return workbook_head_rows(file, n)
     try:
         text = decode(InputFile(file.name, file.path, file.data[:HEAD_BYTES])).text
     except RefusedFile:
@@ -111,7 +162,9 @@ def read_csv_text(file: InputFile, text: str, header: int = 0, sep: str = ",") -
     except pd.errors.EmptyDataError as exc:
         raise RefusedFile(file.name, "is empty") from exc
     except pd.errors.ParserError as exc:
-        raise RefusedFile(file.name, f"is not well-formed CSV: {exc}") from exc
+        found = re.search(r"line (\d+)", str(exc))
+        row = int(found.group(1)) if found else None
+        raise RefusedFile(file.name, f"is not well-formed CSV: {exc}", row=row) from exc
 
 
 def default_context(categories: dict, today: dt.date, **options: object) -> ParseContext:
