@@ -46,7 +46,9 @@ def command_load(args: argparse.Namespace, settings: Settings) -> int:
 
     from pipelines.build import load_paths
 
-    options = {"force": args.force} if args.force else {}
+    options = {
+        key: value for key, value in (("force", args.force), ("year", args.year)) if value
+    }
     bar = tqdm(desc="loading", unit="file", disable=None, file=sys.stderr)
 
     def progress(name: str) -> None:
@@ -91,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("paths", nargs="+", type=Path)
     load.add_argument("--today", help="treat this date (YYYY-MM-DD) as today for month checks")
     load.add_argument("--force", help="police force for renamed police.uk files")
+    load.add_argument("--year", type=int, help="year of an ONS small-area file not named mid-YYYY")
     load.set_defaults(func=command_load)
     status = sub.add_parser("status", help="what the warehouse holds")
     status.set_defaults(func=command_status)

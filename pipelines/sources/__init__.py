@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipelines.errors import UnknownSource
 from pipelines.inputs import InputFile
-from pipelines.sources.base import Source, head_rows
+from pipelines.sources.base import Source, decode, head_rows
 from pipelines.sources.datastore_crime import BOROUGH_CRIME, WARD_CRIME
 from pipelines.sources.reference_sources import REFERENCE_SOURCES
 
@@ -18,6 +18,8 @@ def all_sources() -> tuple[Source, ...]:
 def detect_source(file: InputFile) -> Source:
     """The source whose header signature the file matches; refuse unknown files."""
     rows = head_rows(file)
+    if not rows:
+        decode(file)  # raises the specific refusal: UTF-16, binary
     found = [s for s in SOURCES if s.matches(rows)]
     if len(found) == 1:
         return found[0]

@@ -59,6 +59,7 @@ def read_records(file: InputFile) -> list[Record]:
 
 
 def is_empty(record: Record) -> bool:
+    """Whether every cell of a record is blank (a spreadsheet's trailing empty row)."""
     return all(cell == "" for cell in record.cells)
 
 

@@ -86,6 +86,7 @@ def mid_year_key(years: pd.Series) -> pd.Series:
 
 
 def is_population_la_header(cells: list[str]) -> bool:
+    """Whether a row is the Table 6 header: the three identifiers, then years."""
     return cells[:3] == list(POPULATION_LA_IDS.values()) and bool(
         len(cells) > 3 and YEAR_HEADER.match(cells[3])
     )
@@ -180,7 +181,7 @@ def parse_sape(file: InputFile, ctx: ParseContext) -> Parsed:
     frame = pick_columns(file, table, SAPE_COLUMNS, numbers=("persons",))
     frame["year"] = year
     frame["mid_year_key"] = mid_year_key(frame["year"])
-    source = "--year or the file name"
+    source = "year (from --year or the file name)"
     columns = {**SAPE_COLUMNS, "year": source, "mid_year_key": source}
     return Parsed(frame, f"mye_original_mid-{year}", len(table.rows), columns)
 
