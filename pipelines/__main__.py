@@ -46,9 +46,7 @@ def command_load(args: argparse.Namespace, settings: Settings) -> int:
 
     from pipelines.build import load_paths
 
-    options = {
-        key: value for key, value in (("force", args.force), ("year", args.year)) if value
-    }
+    options = {key: value for key, value in (("force", args.force), ("year", args.year)) if value}
     bar = tqdm(desc="loading", unit="file", disable=None, file=sys.stderr)
 
     def progress(name: str) -> None:
@@ -77,6 +75,23 @@ def command_load(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def command_sample(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.build import load_paths
+    from pipelines.sample import write_sample
+
+    out = Path(args.out) if args.out else settings.sample_dir
+    paths = write_sample(out, settings.config_dir / "sample.yaml")
+    print(f"Wrote {len(paths)} synthetic files to {out}.")
+    if args.no_load:
+        return 0
+    result = load_paths([out], settings, {"synthetic": True})
+    rows = [[shorten(o.file), o.source, f"{o.rows:,}", o.status] for o in result.outcomes]
+    print(format_table(["file", "source", "rows", "status"], rows))
+    for outcome in result.refused:
+        print(f"\n{outcome.message}", file=sys.stderr)
+    return EXIT_REFUSED if result.refused else 0
+
+
 def command_status(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.status import describe_warehouse
 
@@ -95,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--force", help="police force for renamed police.uk files")
     load.add_argument("--year", type=int, help="year of an ONS small-area file not named mid-YYYY")
     load.set_defaults(func=command_load)
+    sample = sub.add_parser("sample", help="write the synthetic sample and load it")
+    sample.add_argument("--out", help="folder to write to (default data/sample)")
+    sample.add_argument("--no-load", action="store_true", help="write the files only")
+    sample.set_defaults(func=command_sample)
     status = sub.add_parser("status", help="what the warehouse holds")
     status.set_defaults(func=command_status)
     return parser

@@ -110,6 +110,29 @@ def expectation_parameters(settings: Settings) -> dict[str, Any]:
         "borough_codes": sorted(load_boroughs()["borough_code"]),
         "category_keys": keys,
         "category_schemes": list(categories["schemes"]),
+        # PAS: the 32 MPS-area boroughs, configured measure labels, dates as YYYYMMDD integers
+        "mps_borough_names": sorted(
+            load_boroughs().loc[lambda b: b["in_mps_area"], "borough_name"]
+        ),
+        "pas_measure_labels": [
+            m["label"] for m in read_yaml(settings.config_dir / "pas_measures.yaml")["measures"]
+        ],
+        "earliest_day": month_key(earliest) * 100 + 1,
+        "latest_day": int(settings.today.strftime("%Y%m%d")),
+        # police.uk forces (config/forces.yaml): stable ids and the names police.uk publishes
+        "police_forces": [
+            f["id"] for f in read_yaml(settings.config_dir / "forces.yaml")["forces"]
+        ],
+        "police_force_names": [
+            name
+            for f in read_yaml(settings.config_dir / "forces.yaml")["forces"]
+            for name in f["published_names"]
+        ],
+        # measure extract: the 32 MPS-area boroughs' codes and the force area
+        "measure_geographies": [
+            *sorted(load_boroughs().loc[lambda b: b["in_mps_area"], "borough_code"]),
+            "MPS",
+        ],
     }
 
 
@@ -201,6 +224,7 @@ def insert_file(
     file: InputFile,
     parsed: Parsed,
     report: ValidationReport,
+    synthetic: bool = False,
 ) -> int:
     """Insert a parsed, validated file into its raw table and record it in marts.loads."""
     file_id = file.sha256[:16]
@@ -223,7 +247,9 @@ def insert_file(
         con.unregister("parsed_frame")
     seq = con.execute("select coalesce(max(load_seq), 0) + 1 from marts.loads").fetchall()[0][0]
     con.execute(
-        "insert into marts.loads values (?, ?, ?, ?, ?, ?, ?, ?, now(), 'loaded', ?)",
+        "insert into marts.loads (load_seq, source_file_id, path, sha256, source, rows, "
+        "published_rows, vintage, loaded_at, status, report, synthetic) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, now(), 'loaded', ?, ?)",
         [
             seq,
             file_id,
@@ -234,6 +260,7 @@ def insert_file(
             parsed.published_rows,
             parsed.vintage,
             json.dumps(report.to_dict(), default=str),
+            synthetic,
         ],
     )
     return seq
@@ -387,7 +414,7 @@ def load_paths(
                     continue
                 if con is None:
                     con = open_working_copy(live, work)
-                insert_file(con, source, file, parsed, report)
+                insert_file(con, source, file, parsed, report, bool(ctx.options.get("synthetic")))
                 result.outcomes.append(
                     FileOutcome(file.name, source.id, len(parsed.frame), "loaded")
                 )

@@ -1,5 +1,6 @@
 -- Every file loaded: the warehouse's own record of what it holds. Written by the loader,
--- never rebuilt. load_seq orders loads; vintage is the publication's own (e.g. last month).
+-- never rebuilt. load_seq orders loads; vintage is the publication's own (e.g. last month);
+-- synthetic marks files written by `python -m pipelines sample`.
 create table if not exists marts.loads (
     load_seq integer not null,
     source_file_id varchar not null primary key,
@@ -11,7 +12,8 @@ create table if not exists marts.loads (
     vintage varchar not null,
     loaded_at timestamptz not null,
     status varchar not null,
-    report varchar
+    report varchar,
+    synthetic boolean not null default false
 );
 
 create table if not exists meta.warehouse (
