@@ -1,12 +1,17 @@
-"""Streamlit entry point: the page set for the mode and the shared sidebar."""
+"""Streamlit entry point: first run, the page set for the mode and the shared frame."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from oversight import ui
 from oversight.settings import get_settings
 
 settings = get_settings()
 st.set_page_config(page_title="London policing oversight", layout="wide")
+ui.ensure_warehouse(settings)
+status = ui.current_status(settings)
+ui.show_synthetic_banner(status)
 pages = [st.Page("pages/home.py", title="Home", default=True)]
 st.navigation(pages).run()
+ui.show_footer(status)

@@ -47,3 +47,13 @@ def london_annual_offences(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         select * from final order by year
         """
     ).df()
+
+
+def data_status(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """Whether any loaded file is synthetic, the latest month of crime data and load time."""
+    synthetic, loaded_at = con.execute(
+        "select coalesce(bool_or(synthetic), false), max(loaded_at) from marts.loads "
+        "where status = 'loaded'"
+    ).fetchall()[0]
+    data_to = con.execute("select max(month) from marts.crime_borough_monthly").fetchall()[0][0]
+    return {"synthetic": bool(synthetic), "loaded_at": loaded_at, "data_to": data_to}

@@ -5,11 +5,13 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from oversight import queries
+from oversight import queries, ui
 from oversight.settings import get_settings
 from oversight.warehouse import WarehouseMissing, connect
 
 settings = get_settings()
+status = ui.current_status(settings)
+suffix = " — synthetic sample" if status and status["synthetic"] else ""
 st.title("London policing oversight")
 st.caption(
     "Metropolitan Police Service performance data and MOPAC's Public Attitude Survey, "
@@ -38,7 +40,7 @@ else:
         annual,
         x="year",
         y="offences",
-        title="Police recorded offences per calendar year, London (MPS area)",
+        title="Police recorded offences per calendar year, London (MPS area)" + suffix,
         labels={"offences": "offences", "year": "year"},
     )
     st.plotly_chart(fig, width="stretch")

@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import io
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -458,7 +459,27 @@ def write_pas_workbook(out: Path, config: dict[str, Any], rng: np.random.Generat
     book.properties.created = dt.datetime(2026, 1, 1)
     book.properties.modified = dt.datetime(2026, 1, 1)
     book.save(path)
+    fix_zip_timestamps(path)
     return path
+
+
+def fix_zip_timestamps(path: Path) -> None:
+    """Rewrite a workbook's zip entries with a fixed time, so the bytes are reproducible."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as source:
+        entries = [(info, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for info, data in entries:
+            if info.filename == "docProps/core.xml":  # openpyxl stamps "modified" on save
+                data = re.sub(
+                    rb"<dcterms:modified([^>]*)>[^<]*<",
+                    rb"<dcterms:modified\1>2026-01-01T00:00:00Z<",
+                    data,
+                )
+            fixed = zipfile.ZipInfo(info.filename, date_time=(2026, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(fixed, data)
 
 
 def write_measure_extract(out: Path, config: dict[str, Any], rng: np.random.Generator) -> Path:
