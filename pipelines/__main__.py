@@ -46,7 +46,8 @@ def command_load(args: argparse.Namespace, settings: Settings) -> int:
 
     from pipelines.build import load_paths
 
-    options = {key: value for key, value in (("force", args.force), ("year", args.year)) if value}
+    given = (("force", args.force), ("year", args.year), ("period", args.period))
+    options = {key: value for key, value in given if value}
     bar = tqdm(desc="loading", unit="file", disable=None, file=sys.stderr)
 
     def progress(name: str) -> None:
@@ -99,6 +100,14 @@ def command_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def command_dictionary(args: argparse.Namespace, settings: Settings) -> int:
+    from oversight.dictionary import load_dictionary, to_csv, to_markdown
+
+    dictionary = load_dictionary(settings.config_dir / "dictionary.yaml")
+    print(to_csv(dictionary) if args.format == "csv" else to_markdown(dictionary), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
     parser.add_argument("--warehouse", help="the DuckDB warehouse file (default from settings)")
@@ -109,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--today", help="treat this date (YYYY-MM-DD) as today for month checks")
     load.add_argument("--force", help="police force for renamed police.uk files")
     load.add_argument("--year", type=int, help="year of an ONS small-area file not named mid-YYYY")
+    load.add_argument("--period", help="period of a PAS neighbourhood file, e.g. 2016 or 2015-16")
     load.set_defaults(func=command_load)
     sample = sub.add_parser("sample", help="write the synthetic sample and load it")
     sample.add_argument("--out", help="folder to write to (default data/sample)")
@@ -116,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample.set_defaults(func=command_sample)
     status = sub.add_parser("status", help="what the warehouse holds")
     status.set_defaults(func=command_status)
+    dictionary = sub.add_parser("dictionary", help="print the data dictionary of the marts")
+    dictionary.add_argument("--format", choices=("md", "csv"), default="md")
+    dictionary.set_defaults(func=command_dictionary)
     return parser
 
 

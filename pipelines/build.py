@@ -444,7 +444,9 @@ def iter_with_refusals(
         try:
             yield from iter_inputs([path], limits)
         except RefusedFile as exc:
-            data = Path(path).read_bytes() if Path(path).is_file() else b""
+            given = Path(path)
+            small = given.is_file() and given.stat().st_size <= limits.max_file_bytes
+            data = given.read_bytes() if small else b""  # never copy an oversized file
             record_refusal(InputFile(str(path), str(path), data), exc, result, settings)
 
 

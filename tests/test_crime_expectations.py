@@ -29,7 +29,11 @@ SMALL_NEW = (
 )
 WARD = "lds_ward_crime/MPS Ward Level Crime (most recent 24 months)__2024-01_to_2025-12.csv"
 EXPECTATIONS = Path(__file__).resolve().parents[1] / "expectations"
-CRIME_MART_SUITES = [s for s in mart_suites(EXPECTATIONS) if "crime" in s or s == "marts.loads"]
+CRIME_MART_SUITES = [
+    s
+    for s in mart_suites(EXPECTATIONS)
+    if s.startswith(("marts.crime_borough", "marts.crime_ward")) or s == "marts.loads"
+]
 
 
 def lines_of(path: Path, limit: int | None = None) -> list[str]:

@@ -286,7 +286,8 @@ def test_month_is_a_date_everywhere(warehouse: Path) -> None:
             "select table_name, data_type from information_schema.columns "
             "where table_schema = 'marts' and column_name = 'month'"
         ).fetchall()
-    assert len(types) == 4
+    crime = {name for name, _ in types if name.startswith(("crime_borough", "crime_ward"))}
+    assert len(crime) == 4
     assert {t for _, t in types} == {"DATE"}
 
 

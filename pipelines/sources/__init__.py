@@ -6,9 +6,23 @@ from pipelines.errors import UnknownSource
 from pipelines.inputs import InputFile
 from pipelines.sources.base import Source, decode, head_rows
 from pipelines.sources.datastore_crime import BOROUGH_CRIME, WARD_CRIME
+from pipelines.sources.measure_extract import MEASURE_EXTRACT
+from pipelines.sources.mps_homicide import HOMICIDE
+from pipelines.sources.pas import PAS_SOURCES
+from pipelines.sources.police_uk import POLICE_UK_SOURCES
 from pipelines.sources.reference_sources import REFERENCE_SOURCES
+from pipelines.sources.use_of_force import USE_OF_FORCE_SOURCES
 
-SOURCES: tuple[Source, ...] = (BOROUGH_CRIME, WARD_CRIME, *REFERENCE_SOURCES)
+SOURCES: tuple[Source, ...] = (
+    BOROUGH_CRIME,
+    WARD_CRIME,
+    *REFERENCE_SOURCES,
+    *PAS_SOURCES,
+    *POLICE_UK_SOURCES,
+    HOMICIDE,
+    *USE_OF_FORCE_SOURCES,
+    MEASURE_EXTRACT,
+)
 
 
 def all_sources() -> tuple[Source, ...]:

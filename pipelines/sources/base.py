@@ -85,15 +85,15 @@ def decode(file: InputFile) -> Text:
 
 
 class HeadRows(list):
-    """Detection rows of a workbook: an empty list, with each sheet's first rows in ``sheets``.
+    """Detection rows of a workbook: its first non-empty sheet's, with every sheet's in ``sheets``.
 
-    Keeping the list itself empty for workbooks means matchers written for CSV headers never
-    match a workbook by accident; a workbook source reads ``sheet_heads(rows)`` instead.
+    Matchers written for CSV headers keep working on the list; a workbook source looks at
+    ``sheet_heads(rows)`` to find its sheet wherever it is in the workbook.
     """
 
     def __init__(self, sheets: dict[str, list[list[str]]] | None = None) -> None:
-        super().__init__()
         self.sheets = sheets or {}
+        super().__init__(next((rows for rows in self.sheets.values() if rows), []))
 
 
 def is_workbook(data: bytes) -> bool:
@@ -113,9 +113,9 @@ def workbook_head_rows(file: InputFile, n: int) -> HeadRows:
         sheets = {
             str(name): [
                 [cell_text(v) for v in row]
-                for row in book.parse(name, header=None, nrows=n, dtype=object).itertuples(
-                    index=False
-                )
+                for row in pd.read_excel(
+                    book, sheet_name=name, header=None, nrows=n, dtype=object
+                ).itertuples(index=False)
             ]
             for name in book.sheet_names
         }
@@ -132,7 +132,7 @@ def sheet_heads(rows: list[list[str]]) -> dict[str, list[list[str]]]:
 def head_rows(file: InputFile, n: int = 4) -> list[list[str]]:
     """The first ``n`` CSV rows of a text file (comma or semicolon), for detection.
 
-    A workbook gives an empty list whose ``sheets`` hold each sheet's first rows.
+    A workbook gives its first non-empty sheet's rows, and every sheet's in ``sheets``.
     """
     if is_workbook(file.data):
         return workbook_head_rows(file, n)
