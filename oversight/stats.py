@@ -1,0 +1,512 @@
+"""Statistical tests, control limits and comparison windows used to judge a change.
+
+Pure functions over numbers, arrays and pandas Series: no I/O, no warehouse, no dashboard.
+The conventions (Wilson intervals, exact Poisson rate ratios, XmR charts with the NHS *Making
+Data Count* rules, overdispersed funnel plots, materiality and series breaks) are described in
+the design notes under "Statistics conventions". Thresholds, tolerances, design effects and
+break dates come from configuration and are passed in by the caller.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+DIRECTIONS = ("higher_is_better", "lower_is_better", "context")
+CHANGE_LABELS = ("improving", "deteriorating", "no significant change", "context", "no data")
+
+# Making Data Count constants: 2.66 = 3 / d2 with d2 = 1.128 for moving ranges of two points.
+XMR_LIMIT_FACTOR = 2.66
+D2 = 1.128
+RUN_LENGTH = 7
+TREND_LENGTH = 6
+SPC_RULES = ("beyond_limit", "run", "trend", "two_of_three")
+
+NAN = float("nan")
+
+
+def _z_for_level(level: float) -> float:
+    """Two-sided standard normal critical value for a confidence level."""
+    if not 0 < level < 1:
+        raise ValueError(f"confidence level must be between 0 and 1, got {level}")
+    return float(stats.norm.ppf(0.5 + level / 2))
+
+
+# --- proportions -------------------------------------------------------------------------------
+
+
+def wilson_interval(successes: float, n: float, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a proportion; (nan, nan) when n is 0.
+
+    Written from the formula (with scipy's normal quantile) rather than via
+    ``scipy.stats.binomtest`` because survey counts are effective sizes (base / design
+    effect) and need not be whole numbers.
+    """
+    if n < 0 or successes < 0 or successes > n:
+        raise ValueError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
+    if n == 0:
+        return (NAN, NAN)
+    z = _z_for_level(level)
+    p = successes / n
+    denom = 1 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+@dataclass(frozen=True)
+class ProportionDifference:
+    """Difference p1 - p2 with its confidence interval and two-proportion z-test."""
+
+    difference: float
+    lower: float
+    upper: float
+    z: float
+    p_value: float
+    design_effect: float
+
+
+def two_proportion_test(
+    p1: float, n1: float, p2: float, n2: float, design_effect: float = 1.0, level: float = 0.95
+) -> ProportionDifference:
+    """Two-proportion z-test (pooled) with a Newcombe–Wilson CI, on effective n = n / deff.
+
+    The CI is Newcombe's hybrid score interval, built from the two Wilson intervals, so it
+    stays sensible when a proportion is 0 or 1 (where a Wald interval collapses to a point).
+    """
+    for name, p in (("p1", p1), ("p2", p2)):
+        if not 0 <= p <= 1:
+            raise ValueError(f"{name} must be a proportion between 0 and 1, got {p}")
+    if design_effect <= 0:
+        raise ValueError(f"design_effect must be positive, got {design_effect}")
+    if n1 < 0 or n2 < 0:
+        raise ValueError(f"sample sizes must not be negative, got n1={n1}, n2={n2}")
+    diff = p1 - p2
+    if n1 == 0 or n2 == 0:
+        return ProportionDifference(NAN, NAN, NAN, NAN, NAN, design_effect)
+    m1, m2 = n1 / design_effect, n2 / design_effect
+    pooled = (p1 * m1 + p2 * m2) / (m1 + m2)
+    se0 = math.sqrt(pooled * (1 - pooled) * (1 / m1 + 1 / m2))
+    z = diff / se0 if se0 > 0 else 0.0
+    p_value = float(2 * stats.norm.sf(abs(z)))
+    l1, u1 = wilson_interval(p1 * m1, m1, level)
+    l2, u2 = wilson_interval(p2 * m2, m2, level)
+    lower = diff - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    upper = diff + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return ProportionDifference(diff, lower, upper, z, p_value, design_effect)
+
+
+# --- counts and rates --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateRatio:
+    """Ratio of two Poisson rates with an exact conditional CI and two-sided p-value."""
+
+    ratio: float
+    lower: float
+    upper: float
+    p_value: float
+
+
+def poisson_rate_ratio(
+    count_a: int,
+    exposure_a: float,
+    count_b: int,
+    exposure_b: float,
+    level: float = 0.95,
+) -> RateRatio:
+    """Rate ratio (a / b) by the exact conditional binomial test; all-NaN when both counts are 0.
+
+    Given the total count, count_a is binomial with p = exposure_a / (exposure_a + exposure_b)
+    under equal rates; the Clopper–Pearson interval for that proportion maps to the ratio.
+    """
+    if exposure_a <= 0 or exposure_b <= 0:
+        raise ValueError(f"exposures must be positive, got {exposure_a} and {exposure_b}")
+    if count_a < 0 or count_b < 0 or int(count_a) != count_a or int(count_b) != count_b:
+        raise ValueError(f"counts must be whole numbers >= 0, got {count_a} and {count_b}")
+    count_a, count_b = int(count_a), int(count_b)
+    total = count_a + count_b
+    if total == 0:
+        return RateRatio(NAN, NAN, NAN, NAN)
+    result = stats.binomtest(count_a, total, p=exposure_a / (exposure_a + exposure_b))
+    ci = result.proportion_ci(confidence_level=level, method="exact")
+    scale = exposure_b / exposure_a
+
+    def to_ratio(share: float) -> float:
+        return math.inf if share >= 1 else share / (1 - share) * scale
+
+    ratio = math.inf if count_b == 0 else (count_a / exposure_a) / (count_b / exposure_b)
+    return RateRatio(ratio, to_ratio(ci.low), to_ratio(ci.high), float(result.pvalue))
+
+
+def disproportionality_ratio(
+    count_group: int, pop_group: float, count_ref: int, pop_ref: float, level: float = 0.95
+) -> RateRatio:
+    """Rate per head in a group relative to a reference group, with an exact CI."""
+    return poisson_rate_ratio(count_group, pop_group, count_ref, pop_ref, level)
+
+
+# --- XmR charts --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class XmrLimits:
+    """Centre line, average moving range and natural process limits of an XmR chart."""
+
+    centre: float
+    mr_bar: float
+    lower: float
+    upper: float
+
+    @property
+    def sigma(self) -> float:
+        """Estimated process standard deviation, mR-bar / 1.128."""
+        return self.mr_bar / D2
+
+
+def xmr_limits(values: Sequence[float] | pd.Series | np.ndarray) -> XmrLimits:
+    """XmR centre (mean) and limits at centre ± 2.66 × mR-bar; NaN if < 2 observed points.
+
+    Missing values are skipped: moving ranges are taken between successive observed points.
+    """
+    observed = np.asarray(values, dtype=float)
+    observed = observed[~np.isnan(observed)]
+    if observed.size < 2:
+        return XmrLimits(NAN, NAN, NAN, NAN)
+    centre = float(observed.mean())
+    mr_bar = float(np.abs(np.diff(observed)).mean())
+    spread = XMR_LIMIT_FACTOR * mr_bar
+    return XmrLimits(centre, mr_bar, centre - spread, centre + spread)
+
+
+def _flag_runs(signs: np.ndarray, min_length: int) -> np.ndarray:
+    """Mark members of runs of at least min_length equal non-zero signs."""
+    flags = np.zeros(signs.size, dtype=bool)
+    start = 0
+    for i in range(1, signs.size + 1):
+        if i == signs.size or signs[i] != signs[start]:
+            if signs[start] != 0 and i - start >= min_length:
+                flags[start:i] = True
+            start = i
+    return flags
+
+
+def _trend_flags(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points in runs of TREND_LENGTH or more strictly rising or falling values."""
+    steps = np.sign(np.diff(x))
+    steps[np.isnan(steps)] = 0
+    rising = _flag_runs(np.where(steps > 0, 1, 0), TREND_LENGTH - 1)
+    falling = _flag_runs(np.where(steps < 0, 1, 0), TREND_LENGTH - 1)
+    up = np.zeros(x.size, dtype=bool)
+    down = np.zeros(x.size, dtype=bool)
+    # A step i..i+1 in a trend puts both of its points in the trend.
+    up[:-1] |= rising
+    up[1:] |= rising
+    down[:-1] |= falling
+    down[1:] |= falling
+    return up, down
+
+
+def _two_of_three(outer: np.ndarray) -> np.ndarray:
+    """Points in the outer third that share a window of three with another such point."""
+    flags = np.zeros(outer.size, dtype=bool)
+    for start in range(max(0, outer.size - 2)):
+        window = outer[start : start + 3]
+        if window.sum() >= 2:
+            flags[start : start + 3] |= window
+    return flags
+
+
+def spc_signals(
+    values: Sequence[float] | pd.Series | np.ndarray, centre: float, lower: float, upper: float
+) -> pd.DataFrame:
+    """Making Data Count special-cause flags for each point, one boolean column per rule.
+
+    Columns are the names in ``SPC_RULES`` plus ``direction``: +1 where the point signals high
+    (or a rising trend), -1 low (or falling), 0 for no signal or conflicting signals. Sigma is
+    taken from the limits ((upper - centre) / 3); a NaN value breaks runs and is never flagged.
+    """
+    index = values.index if isinstance(values, pd.Series) else None
+    x = np.asarray(values, dtype=float)
+    with np.errstate(invalid="ignore"):
+        side = np.sign(x - centre)
+    side[np.isnan(side)] = 0
+    high_outer = x > centre + 2 * (upper - centre) / 3
+    low_outer = x < centre - 2 * (centre - lower) / 3
+    above, below = x > upper, x < lower
+    run_up = _flag_runs(np.where(side > 0, 1, 0), RUN_LENGTH)
+    run_down = _flag_runs(np.where(side < 0, 1, 0), RUN_LENGTH)
+    trend_up, trend_down = _trend_flags(x)
+    near_high, near_low = _two_of_three(high_outer), _two_of_three(low_outer)
+    up = above | run_up | trend_up | near_high
+    down = below | run_down | trend_down | near_low
+    return pd.DataFrame(
+        {
+            "beyond_limit": above | below,
+            "run": run_up | run_down,
+            "trend": trend_up | trend_down,
+            "two_of_three": near_high | near_low,
+            "direction": np.where(up & ~down, 1, np.where(down & ~up, -1, 0)),
+        },
+        index=index,
+    )
+
+
+# --- funnel plots ------------------------------------------------------------------------------
+
+
+def _level_label(level: float) -> str:
+    """Column suffix for a level: 0.95 -> '95', 0.998 -> '99_8'."""
+    return f"{level * 100:g}".replace(".", "_")
+
+
+def _poisson_limit(expected: np.ndarray, prob: float) -> np.ndarray:
+    """Interpolated Poisson quantile of Spiegelhalter (2005), appendix A.1.2."""
+    r = stats.poisson.ppf(prob, expected)
+    cdf_r = stats.poisson.cdf(r, expected)
+    cdf_below = stats.poisson.cdf(r - 1, expected)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        alpha = np.where(cdf_r > cdf_below, (cdf_r - prob) / (cdf_r - cdf_below), 0.0)
+    return np.maximum(r - alpha, 0.0)
+
+
+def funnel_limits(
+    expected_rate: float,
+    exposures: Sequence[float] | np.ndarray | pd.Series,
+    levels: Sequence[float] = (0.95, 0.998),
+) -> pd.DataFrame:
+    """Exact Poisson funnel limits on the rate scale for each exposure and two-sided level.
+
+    Columns: ``exposure``, ``lower_<level>`` and ``upper_<level>`` (e.g. ``upper_99_8``).
+    """
+    exposure = np.asarray(exposures, dtype=float)
+    if expected_rate < 0 or np.any(exposure <= 0):
+        raise ValueError("funnel limits need a non-negative rate and positive exposures")
+    expected = expected_rate * exposure
+    frame = {"exposure": exposure}
+    for level in levels:
+        _z_for_level(level)
+        tail = (1 - level) / 2
+        label = _level_label(level)
+        frame[f"lower_{label}"] = _poisson_limit(expected, tail) / exposure
+        frame[f"upper_{label}"] = _poisson_limit(expected, 1 - tail) / exposure
+    index = exposures.index if isinstance(exposures, pd.Series) else None
+    return pd.DataFrame(frame, index=index)
+
+
+@dataclass(frozen=True)
+class OverdispersedFunnel:
+    """Funnel against a target rate with overdispersion-adjusted limits for each unit.
+
+    ``units`` has columns count, exposure, rate, z (unadjusted), z_adjusted and, per level,
+    ``lower_<level>``, ``upper_<level>`` and ``outside_<level>``.
+    """
+
+    target: float
+    method: str
+    phi: float
+    tau2: float
+    units: pd.DataFrame
+
+
+def overdispersed_funnel(
+    counts: Sequence[float] | np.ndarray | pd.Series,
+    exposures: Sequence[float] | np.ndarray | pd.Series,
+    target: float | None = None,
+    levels: Sequence[float] = (0.95, 0.998),
+    method: Literal["multiplicative", "additive"] = "multiplicative",
+    winsor: float = 0.10,
+) -> OverdispersedFunnel:
+    """Spiegelhalter (2005) funnel for rates with winsorised overdispersion adjustment.
+
+    z-scores use the normal approximation on the rate scale, s_i = sqrt(target / exposure_i);
+    the target defaults to the pooled rate (e.g. London). phi is the mean square of z-scores
+    winsorised at ``winsor`` in each tail. Multiplicative: limits widen by sqrt(phi) when
+    phi > 1. Additive: tau² = (I·phi - (I - 1)) / (Σw - Σw²/Σw), w = 1/s², floored at 0, and
+    limits use sqrt(s² + tau²). Units with a missing count are reported but not used.
+    """
+    if method not in ("multiplicative", "additive"):
+        raise ValueError(f"method must be 'multiplicative' or 'additive', got {method!r}")
+    count = np.asarray(counts, dtype=float)
+    exposure = np.asarray(exposures, dtype=float)
+    if count.shape != exposure.shape:
+        raise ValueError("counts and exposures must be the same length")
+    if np.any(~(exposure > 0)):
+        raise ValueError("every exposure must be positive")
+    used = ~np.isnan(count)
+    if used.sum() < 2:
+        raise ValueError("an overdispersed funnel needs at least two units with counts")
+    if target is None:
+        target = float(count[used].sum() / exposure[used].sum())
+    if target <= 0:
+        raise ValueError(f"target rate must be positive, got {target}")
+    rate = count / exposure
+    se = np.sqrt(target / exposure)
+    z = (rate - target) / se
+    winsorised = np.asarray(stats.mstats.winsorize(z[used], limits=(winsor, winsor)))
+    n_units = int(used.sum())
+    phi = float(np.mean(winsorised**2))
+    if method == "multiplicative":
+        tau2 = 0.0
+        spread = se * math.sqrt(max(phi, 1.0))
+    else:
+        w = 1 / se[used] ** 2
+        tau2 = max(0.0, (n_units * phi - (n_units - 1)) / (w.sum() - (w**2).sum() / w.sum()))
+        spread = np.sqrt(se**2 + tau2)
+    frame = {
+        "count": count,
+        "exposure": exposure,
+        "rate": rate,
+        "z": z,
+        "z_adjusted": (rate - target) / spread,
+    }
+    for level in levels:
+        crit = _z_for_level(level)
+        label = _level_label(level)
+        frame[f"lower_{label}"] = target - crit * spread
+        frame[f"upper_{label}"] = target + crit * spread
+        frame[f"outside_{label}"] = np.abs(frame["z_adjusted"]) > crit
+    index = counts.index if isinstance(counts, pd.Series) else None
+    return OverdispersedFunnel(target, method, phi, tau2, pd.DataFrame(frame, index=index))
+
+
+# --- judging a change --------------------------------------------------------------------------
+
+
+def is_material(change: float, tolerance: float) -> bool:
+    """True when the size of a change reaches the materiality tolerance; False for NaN."""
+    if tolerance < 0:
+        raise ValueError(f"tolerance must not be negative, got {tolerance}")
+    if change is None or math.isnan(change):
+        return False
+    return abs(change) >= tolerance
+
+
+def classify_change(
+    direction: str, significant: bool | None, material: bool, increase: bool | None
+) -> str:
+    """Label a change for display: improving, deteriorating, no significant change, context."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    if significant is None or increase is None:
+        return "no data"
+    if direction == "context":
+        return "context"
+    if not (significant and material):
+        return "no significant change"
+    good = increase == (direction == "higher_is_better")
+    return "improving" if good else "deteriorating"
+
+
+def percent_change_allowed(count: float, threshold: float) -> bool:
+    """True when a base count is large enough (and non-zero) to quote a percentage change."""
+    if count is None or math.isnan(count):
+        return False
+    return count > 0 and count >= threshold
+
+
+# --- comparison windows ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WindowComparison:
+    """Sums over a current and a comparison window, or None sums and the reason for refusing."""
+
+    current: float | None
+    comparison: float | None
+    current_months: tuple[date, ...]
+    comparison_months: tuple[date, ...]
+    reason: str | None = None
+
+    @property
+    def refused(self) -> bool:
+        """True when the comparison could not be made."""
+        return self.reason is not None
+
+
+def _month(value: date | str | pd.Timestamp) -> pd.Period:
+    return pd.Period(pd.Timestamp(value), freq="M")
+
+
+def _months_ending(end: pd.Period, count: int) -> list[pd.Period]:
+    return [end - offset for offset in range(count - 1, -1, -1)]
+
+
+def _compare_windows(
+    series: pd.Series,
+    current: list[pd.Period],
+    comparisons: list[list[pd.Period]],
+    breaks: Iterable[date | str | pd.Timestamp],
+) -> WindowComparison:
+    """Sum the windows, refusing when a month is missing or the span crosses a break."""
+    by_month = pd.Series(
+        series.to_numpy(dtype=float), index=pd.PeriodIndex(series.index, freq="M")
+    )
+    if by_month.index.has_duplicates:
+        raise ValueError("the monthly series has more than one value for a month")
+    every = current + [m for window in comparisons for m in window]
+    current_dates = tuple(m.to_timestamp().date() for m in current)
+    comparison_dates = tuple(m.to_timestamp().date() for window in comparisons for m in window)
+
+    def refuse(reason: str) -> WindowComparison:
+        return WindowComparison(None, None, current_dates, comparison_dates, reason)
+
+    first, last = min(every), max(every)
+    for brk in breaks:
+        month = _month(brk)
+        if first < month <= last:
+            return refuse(f"the months {first} to {last} cross the series break at {month}")
+    values = by_month.reindex(every)
+    missing = [str(m) for m, v in values.items() if pd.isna(v)]
+    if missing:
+        return refuse(f"incomplete window: no value for {', '.join(missing)}")
+    comparison_sums = [float(by_month.reindex(w).sum()) for w in comparisons]
+    return WindowComparison(
+        float(by_month.reindex(current).sum()),
+        float(np.mean(comparison_sums)),
+        current_dates,
+        comparison_dates,
+    )
+
+
+def rolling_12_vs_previous_12(
+    series: pd.Series, end: date | str | pd.Timestamp, breaks: Iterable[date] = ()
+) -> WindowComparison:
+    """Sum of the 12 months to ``end`` against the 12 months before them."""
+    last = _month(end)
+    return _compare_windows(
+        series, _months_ending(last, 12), [_months_ending(last - 12, 12)], breaks
+    )
+
+
+def fytd_vs_last_year(
+    series: pd.Series, end: date | str | pd.Timestamp, breaks: Iterable[date] = ()
+) -> WindowComparison:
+    """Financial year to date (from April) to ``end`` against the same months a year before."""
+    last = _month(end)
+    months = (last.month - 4) % 12 + 1
+    return _compare_windows(
+        series, _months_ending(last, months), [_months_ending(last - 12, months)], breaks
+    )
+
+
+def vs_previous_three_year_average(
+    series: pd.Series,
+    end: date | str | pd.Timestamp,
+    months: int = 12,
+    breaks: Iterable[date] = (),
+) -> WindowComparison:
+    """Sum of ``months`` months to ``end`` against the mean of the same span in 3 prior years."""
+    if not 1 <= months <= 12:
+        raise ValueError(f"months must be between 1 and 12, got {months}")
+    last = _month(end)
+    prior = [_months_ending(last - 12 * year, months) for year in (3, 2, 1)]
+    return _compare_windows(series, _months_ending(last, months), prior, breaks)
