@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# The Great Expectations suite tests' shared fixtures (live_template, live).
+pytest_plugins = ["tests.helpers.gx"]
+
 DEFAULT_REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
 

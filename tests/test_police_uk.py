@@ -14,8 +14,6 @@ import datetime as dt
 import gzip
 import hashlib
 import io
-import json
-import shutil
 import zipfile
 from collections import Counter
 from collections.abc import Callable
@@ -27,9 +25,18 @@ import pandas as pd
 import pytest
 
 from oversight.settings import get_settings
-from pipelines.build import expectation_parameters, load_paths, mart_frame
+from pipelines.build import load_paths
 from pipelines.validate import validate_frame
 from tests.conftest import TODAY, sha256_of
+from tests.helpers.gx import (
+    EXPECTATIONS,
+    assert_fails_on_broken_copy,
+    assert_refused,
+    mart_cases,
+    mart_frames_in,
+    mart_parameters,
+    suite_spec,
+)
 
 pytestmark = pytest.mark.realdata
 
@@ -45,7 +52,6 @@ FORCE_OF = {
     "Metropolitan Police Service": "metropolitan",
 }
 LONDON = ZoneInfo("Europe/London")
-EXPECTATIONS = Path(__file__).resolve().parents[1] / "expectations"
 POLICE_MARTS = (
     "marts.crime_outcomes",
     "marts.police_uk_files",
@@ -510,6 +516,8 @@ STREET_HEAD = CITY + "/2023-01-city-of-london-street.csv"
 OUTCOMES_HEAD = MET_OUTCOMES + "/2024-01-metropolitan-outcomes.csv.gz"
 STOP_HEAD = "2023-07"
 HEAD_ROWS = 40
+# The live warehouse refusals must leave untouched holds one real file.
+LIVE_FILE = CITY + "/2023-02-city-of-london-street.csv"
 
 Rows = list[list[str]]
 Mutation = Callable[[list[str], Rows], Rows]
@@ -599,14 +607,10 @@ SUITE_CASES = {
 }
 
 
-def suite_spec(name: str) -> dict:
-    return json.loads((EXPECTATIONS / f"{name}.json").read_text())
-
-
 def test_cases_cover_every_staged_expectation() -> None:
     for suite, cases in SUITE_CASES.items():
         indices = [c[0] for c in cases]
-        assert sorted(indices) == list(range(len(suite_spec(suite)["expectations"]))), suite
+        assert sorted(indices) == list(range(len(suite_spec(suite)))), suite
 
 
 def head_file(path: Path, mutate: Mutation, target: Path) -> Path:
@@ -619,87 +623,64 @@ def head_file(path: Path, mutate: Mutation, target: Path) -> Path:
     return target
 
 
-@pytest.fixture(scope="module")
-def live(realdata: Path, tmp_path_factory: pytest.TempPathFactory):
-    """A live warehouse holding one real file, to prove refusals leave it untouched."""
-    settings = settings_for(tmp_path_factory.mktemp("live") / "oversight.duckdb")
-    assert load_paths([realdata / CITY / "2023-02-city-of-london-street.csv"], settings).published
-    return settings
-
-
-def assert_refused(settings, bad: Path, suite: str, index: int, line: int, column: str) -> None:
-    """The file is refused on this expectation alone, named; the live file is unchanged."""
-    shutil.rmtree(settings.quarantine_dir, ignore_errors=True)
-    expectation = suite_spec(suite)["expectations"][index]
-    before = sha256_of(settings.warehouse)
-    result = load_paths([bad], settings)
-    assert [o.status for o in result.outcomes] == ["refused"]
-    message = result.refused[0].message
-    assert repr(str(bad)) in message
-    assert f"line {line}" in message
-    assert f"column {column!r}" in message
-    assert expectation["type"] in message
-    assert expectation["meta"]["explanation"] in message
-    assert sha256_of(settings.warehouse) == before
-    reports = list(settings.quarantine_dir.glob("*.json"))
-    assert len(reports) == 1
-    record = json.loads(reports[0].read_text())
-    assert record["row"] == line
-    assert record["column"] == column
-    assert len(record["details"]) == 1, record["details"]
-
-
 def case_params(cases: list[Case]) -> list:
     return [pytest.param(index, mutate, line, column, id=name) for index, name, mutate, line,
             column in cases]
 
 
 @pytest.mark.parametrize(("index", "mutate", "line", "column"), case_params(STREET_CASES))
+@pytest.mark.usefixtures("live")
 def test_street_file_broken_on_one_expectation_is_refused(
-    live, realdata: Path, tmp_path: Path, index: int, mutate: Mutation, line: int, column: str
+    settings, realdata: Path, tmp_path: Path, index: int, mutate: Mutation, line: int, column: str
 ) -> None:
     bad = head_file(realdata / STREET_HEAD, mutate, tmp_path / "street.csv")
-    assert_refused(live, bad, "stg_police_uk_street", index, line, column)
+    assert_refused(settings, bad, suite_spec("stg_police_uk_street")[index], line, column)
 
 
 @pytest.mark.parametrize(("index", "mutate", "line", "column"), case_params(OUTCOME_CASES))
+@pytest.mark.usefixtures("live")
 def test_outcomes_file_broken_on_one_expectation_is_refused(
-    live, realdata: Path, tmp_path: Path, index: int, mutate: Mutation, line: int, column: str
+    settings, realdata: Path, tmp_path: Path, index: int, mutate: Mutation, line: int, column: str
 ) -> None:
     bad = head_file(realdata / OUTCOMES_HEAD, mutate, tmp_path / "outcomes.csv")
-    assert_refused(live, bad, "stg_police_uk_outcomes", index, line, column)
+    assert_refused(settings, bad, suite_spec("stg_police_uk_outcomes")[index], line, column)
 
 
 @pytest.mark.parametrize(("index", "mutate", "line", "column"), case_params(STOP_CASES))
+@pytest.mark.usefixtures("live")
 def test_stop_search_file_broken_on_one_expectation_is_refused(
-    live, realdata: Path, tmp_path: Path, index: int, mutate: Mutation, line: int, column: str
+    settings, realdata: Path, tmp_path: Path, index: int, mutate: Mutation, line: int, column: str
 ) -> None:
     # A future-dated file is named for its month, as police.uk would name it.
     month = "2099-01" if mutate is future_searches else STOP_HEAD
     target = tmp_path / f"{month}-metropolitan-stop-and-search.csv"
     bad = head_file(stop_file(realdata, STOP_HEAD), mutate, target)
-    assert_refused(live, bad, "stg_police_uk_stop_search", index, line, column)
+    assert_refused(settings, bad, suite_spec("stg_police_uk_stop_search")[index], line, column)
 
 
-def test_ragged_row_is_refused_naming_its_line(live, realdata: Path, tmp_path: Path) -> None:
+def test_ragged_row_is_refused_naming_its_line(
+    settings, live: Path, realdata: Path, tmp_path: Path
+) -> None:
     lines = (realdata / STREET_HEAD).read_text(encoding="utf-8").splitlines(keepends=True)[:30]
     lines[9] = lines[9].rstrip("\n").rsplit(",", 2)[0] + "\n"
     bad = tmp_path / "ragged.csv"
     bad.write_text("".join(lines), encoding="utf-8")
-    result = load_paths([bad], live)
+    result = load_paths([bad], settings)
     assert [o.status for o in result.outcomes] == ["refused"]
     assert "line 10" in result.refused[0].message
     assert "10 fields where the header has 12" in result.refused[0].message
 
 
-def test_blank_lines_do_not_shift_the_line_named(live, realdata: Path, tmp_path: Path) -> None:
+def test_blank_lines_do_not_shift_the_line_named(
+    settings, live: Path, realdata: Path, tmp_path: Path
+) -> None:
     lines = (realdata / STREET_HEAD).read_text(encoding="utf-8").splitlines(keepends=True)[:30]
     cells = next(csv.reader([lines[11]]))
     cells[9] = "Space crime"
     lines[11] = ",".join(cells) + "\n"
     bad = tmp_path / "gappy.csv"
     bad.write_text("".join([*lines[:5], "\n", "\n", *lines[5:]]), encoding="utf-8")
-    result = load_paths([bad], live)
+    result = load_paths([bad], settings)
     assert [o.status for o in result.outcomes] == ["refused"]
     assert "line 14" in result.refused[0].message
     assert "column 'Crime type'" in result.refused[0].message
@@ -708,73 +689,23 @@ def test_blank_lines_do_not_shift_the_line_named(live, realdata: Path, tmp_path:
 # --- every police.uk mart suite fails on a broken copy ----------------------------------------
 
 
-def break_frame(frame: pd.DataFrame, expectation: dict) -> pd.DataFrame:
-    """A copy of a mart frame that violates one expectation."""
-    kwargs, kind = expectation["kwargs"], expectation["type"]
-    broken = frame.copy()
-    column = kwargs.get("column")
-    row = broken.query(kwargs["row_condition"]).index[0] if kwargs.get("row_condition") else 0
-    if kind == "expect_table_columns_to_match_set":
-        broken["not_in_the_contract"] = 1
-        return broken
-    if kind == "expect_compound_columns_to_be_unique":
-        cols = kwargs["column_list"]
-        broken.loc[broken.index[1], cols] = broken.loc[broken.index[0], cols].to_numpy()
-        return broken
-    if kind == "expect_column_values_to_be_between":
-        high = kwargs.get("max_value")
-        if isinstance(high, dict):
-            value = 209912
-        else:
-            value = high + 1 if high is not None else kwargs["min_value"] - 1
-        broken[column] = broken[column].astype("float64")
-        broken.loc[row, column] = value
-        return broken
-    broken[column] = broken[column].astype(object)
-    if kind == "expect_column_values_to_not_be_null":
-        broken.loc[row, column] = None
-    elif kind == "expect_column_values_to_match_regex":
-        broken.loc[row, column] = "not-a-code"
-    elif kind == "expect_column_values_to_be_in_set":
-        broken.loc[row, column] = 15 if column == "month_day" else "not-allowed"
-    else:
-        raise AssertionError(f"no breaker for {kind}")
-    return broken
-
-
 @pytest.fixture(scope="module")
-def mart_frames(warehouse: Path) -> tuple[dict[str, pd.DataFrame], dict]:
+def mart_frames(warehouse: Path) -> dict[str, pd.DataFrame]:
     """The first rows of each police.uk mart (enough to break, quick to validate)."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        frames = {suite: mart_frame(con, suite).head(1000) for suite in POLICE_MARTS}
-    return frames, expectation_parameters(settings_for(warehouse))
+    return mart_frames_in(warehouse, POLICE_MARTS, rows=1000)
 
 
 def test_mart_suites_pass_on_the_real_marts(mart_frames) -> None:
-    frames, params = mart_frames
-    for suite, frame in frames.items():
+    for suite, frame in mart_frames.items():
         assert len(frame) >= 10, suite
         report = validate_frame(
-            frame, suite, expectations_dir=EXPECTATIONS, parameters=params, file=suite
+            frame, suite, expectations_dir=EXPECTATIONS, parameters=mart_parameters(), file=suite
         )
         assert report.success, report.to_text()
 
 
-def mart_cases() -> list:
-    return [
-        pytest.param(suite, i, id=f"{suite}-{i}-{e['type']}")
-        for suite in POLICE_MARTS
-        for i, e in enumerate(suite_spec(suite)["expectations"])
-    ]
-
-
-@pytest.mark.parametrize(("suite", "index"), mart_cases())
+@pytest.mark.parametrize(("suite", "index"), mart_cases(POLICE_MARTS))
 def test_mart_suite_fails_on_broken_copy(mart_frames, suite: str, index: int) -> None:
-    frames, params = mart_frames
-    expectation = suite_spec(suite)["expectations"][index]
-    broken = break_frame(frames[suite], expectation)
-    report = validate_frame(
-        broken, suite, expectations_dir=EXPECTATIONS, parameters=params, file=suite
+    assert_fails_on_broken_copy(
+        mart_frames[suite], suite, index, unbroken=False, extra_column="not_in_the_contract"
     )
-    assert [f.expectation for f in report.failures] == [expectation["type"]]
-    assert report.failures[0].explanation.startswith(expectation["meta"]["explanation"])

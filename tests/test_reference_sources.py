@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
-import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,11 +21,11 @@ import pytest
 
 from oversight.settings import Settings, get_settings
 from pipelines.build import LoadResult, load_paths
+from tests.helpers.gx import assert_refused, suite_keys
 
 pytestmark = pytest.mark.realdata
 
 TODAY = dt.date(2026, 11, 23)
-EXPECTATIONS = Path(__file__).resolve().parents[1] / "expectations"
 POP_LA = "ons_population/population__ons_regional_gdp_table6_LA_population_1998-2022.csv"
 SAPE_2019 = "ons_population/london-mid2019-pop.csv"
 SAPE_2020 = "ons_population/london-mid2020-pop.csv"
@@ -52,11 +50,6 @@ BASELINE_OF = {SAPE_2019: SAPE_2020}
 def settings_for(folder: Path) -> Settings:
     """Settings for a fresh warehouse in ``folder`` with a fixed "today"."""
     return get_settings().with_warehouse(folder / "w.duckdb").with_today(TODAY)
-
-
-def sha256_of(path: Path) -> str:
-    """The sha256 of a file's bytes."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def read_table(path: Path, header_line: int = 1) -> list[dict[str, str]]:
@@ -664,20 +657,10 @@ MUTATIONS = {
 }
 
 
-def suite_keys(suite: str) -> set[tuple[str, str]]:
-    """(expectation type, column) of every expectation in a staged suite."""
-    with (EXPECTATIONS / f"{suite}.json").open(encoding="utf-8") as handle:
-        expectations = json.load(handle)["expectations"]
-    return {
-        (e["type"], e["kwargs"].get("column") or ",".join(e["kwargs"].get("column_list", [])))
-        for e in expectations
-    }
-
-
 @pytest.mark.parametrize("suite", sorted(set(SUITE_OF.values())))
 def test_every_expectation_has_a_mutation(suite: str) -> None:
     covered = {(m.expectation, m.column) for m in MUTATIONS.values() if SUITE_OF[m.file] == suite}
-    assert covered == suite_keys(suite)
+    assert covered == set(suite_keys(suite))
 
 
 @pytest.fixture(scope="module")
@@ -703,20 +686,15 @@ def test_mutation_is_refused(
     target = tmp_path / "in" / (mutation.name or Path(mutation.file).name)
     target.parent.mkdir()
     target.write_bytes(text.encode(encoding))
-    live = tmp_path / "w.duckdb"
-    shutil.copyfile(baselines[mutation.file], live)
-    before = sha256_of(live)
+    settings = settings_for(tmp_path)
+    shutil.copyfile(baselines[mutation.file], settings.warehouse)
 
-    result = load_paths([target], settings_for(tmp_path))
-
-    assert [o.file for o in result.refused] == [str(target)]
-    outcome = result.refused[0]
-    assert outcome.source == SUITE_OF[mutation.file].removeprefix("stg_")
-    assert f"file {str(target)!r}" in outcome.message
-    assert f"line {line}," in outcome.message
-    assert f"column {mutation.published!r}" in outcome.message
-    assert sha256_of(live) == before
-    reports = list((tmp_path / "quarantine").glob("*.json"))
-    details = json.loads(reports[0].read_text())["details"]
-    assert len(details) == 1, details
-    assert f"({mutation.expectation} on {mutation.column!r})" in details[0]
+    assert_refused(
+        settings,
+        target,
+        mutation.expectation,
+        line,
+        mutation.published,
+        source=SUITE_OF[mutation.file].removeprefix("stg_"),
+        checked=mutation.column,
+    )
