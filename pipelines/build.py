@@ -180,10 +180,28 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(path.read_text(encoding="utf-8"))
 
 
+def model_order(paths: list[Path], layer: str) -> list[Path]:
+    """Models in an order where each comes after the models of its layer it reads from."""
+    stems = {p.stem for p in paths}
+    needs = {
+        p.stem: {s for s in stems if s != p.stem and f"{layer}.{s}" in p.read_text()}
+        for p in paths
+    }
+    ordered: list[Path] = []
+    pending = sorted(paths)
+    while pending:
+        ready = [p for p in pending if needs[p.stem] <= {o.stem for o in ordered}]
+        if not ready:
+            raise PipelineError(f"{layer} models depend on each other in a cycle: {pending}")
+        ordered += ready
+        pending = [p for p in pending if p not in ready]
+    return ordered
+
+
 def build_models(con: duckdb.DuckDBPyConnection) -> None:
-    """Rebuild staging views and mart tables from the raw tables, in file-name order."""
+    """Rebuild staging views and mart tables from the raw tables, dependencies first."""
     for layer, kind in (("staging", "view"), ("marts", "table")):
-        for path in sorted((SQL_DIR / layer).glob("*.sql")):
+        for path in model_order(list((SQL_DIR / layer).glob("*.sql")), layer):
             logger.info("building %s.%s", layer, path.stem)
             con.execute(f"create or replace {kind} {layer}.{path.stem} as\n{path.read_text()}")
 

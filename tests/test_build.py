@@ -171,3 +171,21 @@ def test_cli_refuses_with_exit_2_naming_file_line_and_column(
     status = run_cli("status", env_warehouse=settings.warehouse)
     assert status.returncode == 0
     assert "lds_borough_crime: 1 file(s), 25,344 rows, newest vintage 2025-11" in status.stdout
+
+
+def test_models_build_after_the_models_they_read(tmp_path: Path) -> None:
+    (tmp_path / "a_summary.sql").write_text("select count(*) from marts.z_detail")
+    (tmp_path / "m_other.sql").write_text("select 1")
+    (tmp_path / "z_detail.sql").write_text("select 1 from staging.x")
+    order = [p.stem for p in build.model_order(list(tmp_path.glob("*.sql")), "marts")]
+    assert order == ["m_other", "z_detail", "a_summary"]
+    (tmp_path / "z_detail.sql").write_text("select * from marts.a_summary")
+    with pytest.raises(PipelineError, match="cycle"):
+        build.model_order(list(tmp_path.glob("*.sql")), "marts")
+
+
+def test_real_marts_are_ordered_with_homicide_victims_first() -> None:
+    paths = list((build.SQL_DIR / "marts").glob("*.sql"))
+    order = [p.stem for p in build.model_order(paths, "marts")]
+    assert order.index("homicide_victims") < order.index("homicide_monthly")
+    assert order.index("crime_borough_all_vintages") < order.index("crime_borough_monthly")

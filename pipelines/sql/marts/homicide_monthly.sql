@@ -1,77 +1,55 @@
--- Homicide victims per month and borough: every month each chosen publication covers, for
--- every borough that appears in it, with 0 where no victim was recorded (so monthly charts
--- and control limits see the quiet months). Pseudo-boroughs ("Heathrow": borough_code NULL,
--- is_borough false) appear only in months with victims. Months are chosen as in
--- homicide_victims (newest publication covering the month, whole month at a time); this mart
--- is built from staging because marts build in name order.
+-- Homicide victims per month and borough, from marts.homicide_victims (which already takes each
+-- month whole from the newest publication covering it): every month from the first to the last,
+-- for every borough, with 0 where no victim was recorded (so monthly charts and control limits
+-- see the quiet months). Pseudo-boroughs ("Heathrow": borough_code NULL, is_borough false)
+-- appear only in months with victims. A month with no victim anywhere takes the vintage of the
+-- month before it.
 with victims as (
-    select * from staging.stg_mps_homicide
+    select * from marts.homicide_victims
 ),
 
-loads as (
-    select source_file_id, vintage, load_seq from marts.loads
-),
-
-spans as (
-    select source_file_id, min(month) as first_month, max(month) as last_month
+months as (
+    select cast(unnest(generate_series(min(month), max(month), interval 1 month)) as date)
+        as month
     from victims
-    group by source_file_id
 ),
 
-covered as (
+month_vintages as (
     select
-        cast(unnest(generate_series(spans.first_month, spans.last_month, interval 1 month))
-            as date) as month,
-        spans.source_file_id,
-        loads.vintage,
-        loads.load_seq
-    from spans
-    inner join loads using (source_file_id)
-),
-
-chosen as (
-    select month, source_file_id, vintage
-    from covered
-    qualify row_number() over (
-        partition by month order by vintage desc, load_seq desc
-    ) = 1
-),
-
-current_victims as (
-    select victims.*
-    from victims
-    inner join chosen using (month, source_file_id)
+        months.month,
+        last_value(max(victims.vintage) ignore nulls) over (
+            order by months.month rows between unbounded preceding and current row
+        ) as vintage
+    from months
+    left join victims using (month)
+    group by months.month
 ),
 
 boroughs as (
     select distinct borough_code, borough_name
-    from current_victims
+    from victims
     where is_borough
 ),
 
 grid as (
-    select chosen.month, boroughs.borough_code, boroughs.borough_name, chosen.vintage
-    from chosen
+    select month_vintages.month, boroughs.borough_code, boroughs.borough_name,
+        month_vintages.vintage
+    from month_vintages
     cross join boroughs
 ),
 
 borough_counts as (
     select month, borough_code, sum(victims) as victims
-    from current_victims
+    from victims
     where is_borough
     group by month, borough_code
 ),
 
 pseudo_counts as (
-    select
-        current_victims.month,
-        current_victims.borough_name,
-        sum(current_victims.victims) as victims,
-        any_value(chosen.vintage) as vintage
-    from current_victims
-    inner join chosen using (month, source_file_id)
-    where not current_victims.is_borough
-    group by current_victims.month, current_victims.borough_name
+    select month, borough_name, sum(victims) as victims, max(vintage) as vintage
+    from victims
+    where not is_borough
+    group by month, borough_name
 ),
 
 final as (
