@@ -1,16 +1,33 @@
-"""Streamlit entry point: first run, the page set for the mode and the shared frame."""
+"""Streamlit entry point: the gate, the page set for the mode, first run and the shared frame.
+
+Public mode registers only the open-data pages of ``oversight.navigation``; internal pages are
+registered only after the viewer is authorised (login, or the local-only development flag).
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from oversight import ui
+from oversight import navigation, ui
 from oversight.settings import get_settings
 
 settings = get_settings()
-st.set_page_config(page_title="London policing oversight", layout="wide")
-pages = [st.Page("pages/home.py", title="Home", default=True)]
-page = st.navigation(pages)  # first, so no default page list shows while the sample builds
+title = "London policing oversight" + (" (internal)" if settings.mode == "internal" else "")
+st.set_page_config(page_title=title, layout="wide")
+
+refusal = ui.access_refusal(settings)
+if refusal is not None:
+    st.navigation([st.Page(ui.gate_page(refusal), title="Sign in", default=True)]).run()
+    st.stop()
+
+available = {p for p in (str(q.relative_to(settings.root)) for q in settings.root.glob("pages/*.py"))}
+specs = navigation.pages_for(settings.mode, available)
+sections: dict[str, list[st.Page]] = {}
+for number, spec in enumerate(specs):
+    sections.setdefault(spec.section, []).append(
+        st.Page(spec.path, title=spec.title, url_path=spec.url_path, default=number == 0)
+    )
+page = st.navigation(sections)  # first, so no default page list shows while the sample builds
 ui.ensure_warehouse(settings)
 status = ui.current_status(settings)
 ui.show_synthetic_banner(status)

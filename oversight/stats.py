@@ -440,6 +440,61 @@ def _months_ending(end: pd.Period, count: int) -> list[pd.Period]:
     return [end - offset for offset in range(count - 1, -1, -1)]
 
 
+def month_key(value: date | str | pd.Timestamp) -> int:
+    """A month as one integer (year * 12 + month - 1), for fast window arithmetic."""
+    stamp = pd.Timestamp(value)
+    return stamp.year * 12 + stamp.month - 1
+
+
+def key_to_date(key: int) -> date:
+    """The first day of the month that :func:`month_key` numbered ``key``."""
+    return date(key // 12, key % 12 + 1, 1)
+
+
+def compare_month_windows(
+    values: dict[int, float],
+    current: Sequence[int],
+    comparisons: Sequence[Sequence[int]],
+    breaks: Iterable[int] = (),
+) -> WindowComparison:
+    """Sum month-keyed values over a current window and the mean over comparison windows.
+
+    Refuses (``reason`` set, sums None) when the months involved cross a break month (a month
+    on the new basis with an earlier month in the span) or when any month has no value.
+    """
+    every = [*current, *(m for window in comparisons for m in window)]
+    current_dates = tuple(key_to_date(m) for m in current)
+    comparison_dates = tuple(key_to_date(m) for window in comparisons for m in window)
+    first, last = min(every), max(every)
+    for brk in breaks:
+        if first < brk <= last:
+            return WindowComparison(
+                None,
+                None,
+                current_dates,
+                comparison_dates,
+                f"the months {_label(first)} to {_label(last)} cross the series break at "
+                f"{_label(brk)}",
+            )
+    missing = [_label(m) for m in every if m not in values or values[m] != values[m]]
+    if missing:
+        shown = ", ".join(dict.fromkeys(missing))
+        return WindowComparison(
+            None, None, current_dates, comparison_dates, f"incomplete window: no value for {shown}"
+        )
+    comparison_sums = [sum(values[m] for m in window) for window in comparisons]
+    return WindowComparison(
+        float(sum(values[m] for m in current)),
+        float(np.mean(comparison_sums)),
+        current_dates,
+        comparison_dates,
+    )
+
+
+def _label(key: int) -> str:
+    return f"{key // 12:04d}-{key % 12 + 1:02d}"
+
+
 def _compare_windows(
     series: pd.Series,
     current: list[pd.Period],
@@ -447,33 +502,19 @@ def _compare_windows(
     breaks: Iterable[date | str | pd.Timestamp],
 ) -> WindowComparison:
     """Sum the windows, refusing when a month is missing or the span crosses a break."""
-    by_month = pd.Series(
-        series.to_numpy(dtype=float), index=pd.PeriodIndex(series.index, freq="M")
-    )
-    if by_month.index.has_duplicates:
+    keys = [month_key(m) for m in series.index]
+    if len(set(keys)) != len(keys):
         raise ValueError("the monthly series has more than one value for a month")
-    every = current + [m for window in comparisons for m in window]
-    current_dates = tuple(m.to_timestamp().date() for m in current)
-    comparison_dates = tuple(m.to_timestamp().date() for window in comparisons for m in window)
+    values = dict(zip(keys, series.to_numpy(dtype=float), strict=True))
 
-    def refuse(reason: str) -> WindowComparison:
-        return WindowComparison(None, None, current_dates, comparison_dates, reason)
+    def key(period: pd.Period) -> int:
+        return period.year * 12 + period.month - 1
 
-    first, last = min(every), max(every)
-    for brk in breaks:
-        month = _month(brk)
-        if first < month <= last:
-            return refuse(f"the months {first} to {last} cross the series break at {month}")
-    values = by_month.reindex(every)
-    missing = [str(m) for m, v in values.items() if pd.isna(v)]
-    if missing:
-        return refuse(f"incomplete window: no value for {', '.join(missing)}")
-    comparison_sums = [float(by_month.reindex(w).sum()) for w in comparisons]
-    return WindowComparison(
-        float(by_month.reindex(current).sum()),
-        float(np.mean(comparison_sums)),
-        current_dates,
-        comparison_dates,
+    return compare_month_windows(
+        values,
+        [key(m) for m in current],
+        [[key(m) for m in window] for window in comparisons],
+        [month_key(b) for b in breaks],
     )
 
 

@@ -7,9 +7,15 @@ and the loaders stay off the page path.
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from oversight import queries
@@ -93,3 +99,205 @@ def show_footer(status: dict[str, object] | None) -> None:
     if status.get("synthetic"):
         parts.append("synthetic sample")
     st.caption(" · ".join(parts))
+
+
+# --- who is looking -----------------------------------------------------------------------------
+
+LOCAL_ADDRESSES = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who the page is shown to: the public, a signed-in user or the local developer."""
+
+    name: str
+    email: str
+    role: str  # public | reader | editor
+
+    @property
+    def can_edit(self) -> bool:
+        return self.role == "editor"
+
+
+PUBLIC_VIEWER = Viewer("public", "", "public")
+
+
+def server_is_local() -> bool:
+    """True only when the server is bound explicitly to a loopback address."""
+    address = st.get_option("server.address")
+    return bool(address) and str(address) in LOCAL_ADDRESSES
+
+
+def login_configured() -> bool:
+    """True when an ``[auth]`` section exists, so ``st.login`` can work."""
+    try:
+        st.user.is_logged_in  # noqa: B018 - raises when [auth] is absent
+    except (AttributeError, KeyError, FileNotFoundError):
+        return False
+    return True
+
+
+def viewer_from_user(user: Any) -> Viewer:
+    """Map the login's claims to a viewer; editors carry 'editor' in a roles/groups claim."""
+    claims = user.to_dict() if hasattr(user, "to_dict") else dict(user)
+    roles = claims.get("roles") or claims.get("groups") or []
+    if isinstance(roles, str):
+        roles = [roles]
+    role = "editor" if "editor" in {str(r).lower() for r in roles} else "reader"
+    email = str(claims.get("email") or "")
+    return Viewer(str(claims.get("name") or email or "signed-in user"), email, role)
+
+
+def access_refusal(settings: Settings) -> str | None:
+    """Why internal pages may not be shown to this session, or None when they may."""
+    if settings.mode != "internal":
+        return None
+    if settings.dev_login:
+        if server_is_local():
+            return None
+        return (
+            "OVERSIGHT_DEV_LOGIN=1 is for local development only, and this server is not bound "
+            "to localhost. Start it with `--server.address 127.0.0.1`, or configure login "
+            "(`[auth]` in .streamlit/secrets.toml, see README)."
+        )
+    if not login_configured():
+        return (
+            "Internal mode needs login: add an `[auth]` section to .streamlit/secrets.toml "
+            "(see README, Internal mode and login). For local development only, set "
+            "OVERSIGHT_DEV_LOGIN=1 and bind the server to 127.0.0.1."
+        )
+    if not st.user.is_logged_in:
+        return "login"
+    return None
+
+
+def current_viewer(settings: Settings) -> Viewer:
+    """The viewer of an authorised session (call after :func:`access_refusal` returned None)."""
+    if settings.mode != "internal":
+        return PUBLIC_VIEWER
+    if settings.dev_login:
+        return Viewer("local developer", "", "editor")
+    return viewer_from_user(st.user)
+
+
+def gate_page(reason: str) -> Callable[[], None]:
+    """A page that explains why nothing internal is shown, with a login button if that helps."""
+
+    def render() -> None:
+        st.title("London policing oversight (internal)")
+        if reason == "login":
+            st.write("The internal oversight pages need you to sign in.")
+            st.button("Sign in", on_click=st.login, type="primary")
+        else:
+            st.error(reason)
+
+    return render
+
+
+# --- filters in the URL -------------------------------------------------------------------------
+
+
+def param_select(
+    label: str,
+    options: Sequence[Any],
+    key: str,
+    *,
+    default: Any = None,
+    format_func: Callable[[Any], str] = str,
+    container: Any = None,
+    help: str | None = None,
+) -> Any:
+    """A selectbox whose choice lives in the URL (``?key=value``), so every view is a link."""
+    options = list(options)
+    if not options:
+        raise ValueError(f"no options for {label!r}")
+    by_text = {str(o): o for o in options}
+    wanted = st.query_params.get(key)
+    if wanted in by_text:
+        initial = by_text[wanted]
+    else:
+        initial = default if default in options else options[0]
+    widget_key = f"param_{key}"
+    if widget_key in st.session_state and st.session_state[widget_key] not in options:
+        del st.session_state[widget_key]
+    if wanted in by_text and st.session_state.get(widget_key, initial) != initial:
+        st.session_state[widget_key] = initial  # the URL was edited or followed: it wins
+    target = container if container is not None else st.sidebar
+    chosen = target.selectbox(
+        label,
+        options,
+        index=options.index(initial),
+        format_func=format_func,
+        key=widget_key,
+        help=help,
+    )
+    if st.query_params.get(key) != str(chosen):
+        st.query_params[key] = str(chosen)
+    return chosen
+
+
+# --- cached reads -------------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _cached_read(warehouse: str, key: object, module: str, name: str, args: tuple) -> Any:
+    fn = getattr(importlib.import_module(module), name)
+    with connect(Path(warehouse)) as con:
+        return fn(con, *args)
+
+
+def read(settings: Settings, fn: Callable[..., Any], *args: Any) -> Any:
+    """Call a named read function ``fn(con, *args)``, cached per published warehouse version.
+
+    The cache key includes the file's identity, so a newly published warehouse is read
+    without a restart. ``args`` must be hashable values (str, int, date, tuples).
+    """
+    key = version_key(settings.warehouse)
+    return _cached_read(str(settings.warehouse), key, fn.__module__, fn.__name__, tuple(args))
+
+
+def require_warehouse(settings: Settings) -> None:
+    """Stop the page with advice when there is no warehouse to read."""
+    if not settings.warehouse.exists():
+        st.info(
+            f"No warehouse yet at `{settings.warehouse}`. Load published files with "
+            "`python -m pipelines load PATH...` (see README)."
+        )
+        st.stop()
+
+
+# --- charts with their table ----------------------------------------------------------------------
+
+
+def synthetic_suffix(status: dict[str, object] | None) -> str:
+    """Appended to chart titles while the synthetic sample is shown."""
+    return " — synthetic sample" if status and status.get("synthetic") else ""
+
+
+def download_buttons(table: pd.DataFrame, filename: str, key: str) -> None:
+    """CSV download of a table (the data behind a chart or view)."""
+    st.download_button(
+        "Download CSV",
+        table.to_csv(index=False).encode("utf-8"),
+        file_name=f"{filename}.csv",
+        mime="text/csv",
+        key=f"dl_{key}",
+    )
+
+
+def show_chart(
+    fig: Any,
+    table: pd.DataFrame,
+    *,
+    key: str,
+    source: str,
+    filename: str | None = None,
+    notes: Iterable[str] = (),
+) -> None:
+    """A chart, its source line, a "show as table" alternative and a download."""
+    st.plotly_chart(fig, width="stretch", key=f"chart_{key}", config={"displaylogo": False})
+    lines = [f"Source: {source}", *notes]
+    st.caption(" ".join(lines))
+    with st.expander("Show as table"):
+        st.dataframe(table, hide_index=True, width="stretch")
+        download_buttons(table, filename or key, key)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,44 @@ def sha256_of(path: Path) -> str:
     import hashlib
 
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse built exactly as the app's first run builds it."""
+    from oversight import ui
+    from oversight.settings import get_settings
+
+    folder = tmp_path_factory.mktemp("sample")
+    settings = get_settings().with_warehouse(folder / "oversight.duckdb").with_today(TODAY)
+    result = ui.build_sample_warehouse(settings)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return settings.warehouse
+
+
+@pytest.fixture(scope="session")
+def real_load(realdata: Path, tmp_path_factory: pytest.TempPathFactory):
+    """Every real published file (except map geometry) loaded in one command, as the README says.
+
+    Returns the finished process and the warehouse path; shared by every test that reads real
+    figures through the marts, the measures or the pages.
+    """
+    warehouse = tmp_path_factory.mktemp("real") / "oversight.duckdb"
+    folders = sorted(p for p in realdata.iterdir() if p.is_dir() and p.name != "boundaries")
+    run = subprocess.run(
+        [sys.executable, "-m", "pipelines", "--warehouse", str(warehouse), "load",
+         "--today", TODAY.isoformat(), *map(str, folders)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    return run, warehouse
+
+
+@pytest.fixture(scope="session")
+def real_warehouse(real_load) -> Path:
+    """The warehouse with every real file loaded (fails if the load did not succeed)."""
+    run, warehouse = real_load
+    assert run.returncode == 0, run.stderr[-3000:]
+    return warehouse

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -15,27 +13,8 @@ pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def everything(realdata: Path, tmp_path_factory: pytest.TempPathFactory):
-    warehouse = tmp_path_factory.mktemp("all") / "oversight.duckdb"
-    folders = sorted(p for p in realdata.iterdir() if p.is_dir() and p.name != "boundaries")
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipelines",
-            "--warehouse",
-            str(warehouse),
-            "load",
-            "--today",
-            "2026-11-23",
-            *map(str, folders),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+def everything(real_load, realdata: Path):
+    run, warehouse = real_load
     return run, warehouse, realdata
 
 

@@ -13,25 +13,13 @@ import pandas as pd
 import pytest
 
 from oversight import ui
-from oversight.settings import get_settings
 from pipelines.sample import write_sample
-from tests.conftest import TODAY
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config" / "sample.yaml"
 REAL_24M = (
     "lds_borough_crime/MPS Borough Level Crime (most recent 24 months)__2024-01_to_2025-12.csv"
 )
-
-
-@pytest.fixture(scope="session")
-def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A warehouse built exactly as the app's first run builds it."""
-    folder = tmp_path_factory.mktemp("sample")
-    settings = get_settings().with_warehouse(folder / "oversight.duckdb").with_today(TODAY)
-    result = ui.build_sample_warehouse(settings)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return settings.warehouse
 
 
 def digests(folder: Path) -> dict[str, str]:
