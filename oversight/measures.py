@@ -168,16 +168,32 @@ def _sql_for(measure: Measure) -> tuple[str, list[Any]]:
         """
         return sql, params
     if mart == "pas_borough":
-        london_where, london_params = _where(measure)
         sql = f"""
+            with borough as (
+                select borough_code, period_end, proportion, london_proportion, vintage
+                from marts.pas_borough where {where}
+            ),
+            london as (
+                select period_end, proportion, vintage
+                from marts.pas_london where {where} and proportion is not null
+            ),
+            london_from_boroughs as (
+                select period_end, max(london_proportion) as proportion, max(vintage) as vintage
+                from borough
+                where london_proportion is not null
+                  and period_end not in (select period_end from london)
+                group by period_end
+            )
             select borough_code as geography_code, period_end as month, proportion as value,
                    null::double, null::double, vintage
-            from marts.pas_borough where {where} and proportion is not null
+            from borough where proportion is not null
+            union all
+            select '{LONDON}', period_end, proportion, null, null, vintage from london
             union all
             select '{LONDON}', period_end, proportion, null, null, vintage
-            from marts.pas_london where {london_where} and proportion is not null
+            from london_from_boroughs
         """
-        return sql, params + london_params
+        return sql, params + params
     if mart == "measure_extract":
         sql = f"""
             select geography_code, period_end as month, value, numerator, denominator, vintage
@@ -556,7 +572,8 @@ def _month_row(
     change = float(latest) - limits.centre
     row["change"] = change / limits.centre if limits.centre else math.nan
     material = _material(measure, change, limits.centre)
-    row.update(significant=significant, material=material, small_count=False)
+    small = measure.unit == "count" and limits.centre < measure.small_count
+    row.update(significant=significant, material=material, small_count=small)
     row["status"] = _status(measure, significant, material, direction > 0)
     if significant:
         what = "special-cause variation (" + ", ".join(r.replace("_", " ") for r in rules) + ")"
@@ -640,6 +657,74 @@ def proportion_row(
     return row
 
 
+def ratio_row(
+    measure: Measure,
+    geo: str,
+    window: str,
+    numerators: dict[int, float],
+    denominators: dict[int, float],
+    values: dict[int, float],
+    end: int,
+    ctx: Context,
+) -> dict[str, Any]:
+    """A proportion supplied monthly with its numerator and denominator (the measure extract).
+
+    Windows pool the months' numerators and denominators; the change is a two-proportion test
+    on the real bases (design effect 1).
+    """
+    row = _blank_row(measure, geo, window, ctx)
+    level = ctx.stats_cfg.significance_level
+    current, comparisons = window_months(window, end)
+    row["period_start"] = stats.key_to_date(current[0])
+    row["period_end"] = stats.key_to_date(current[-1])
+    phrase = _window_phrase(window, current[-1])
+    if not all(m in numerators and m in denominators for m in current):
+        if all(m in values for m in current):
+            row["value"] = float(np.mean([values[m] for m in current]))
+        return _no_data(row, f"no numerator and denominator for every month of the {phrase}")
+    n1 = sum(denominators[m] for m in current)
+    p1 = sum(numerators[m] for m in current) / n1 if n1 else math.nan
+    low, high = stats.wilson_interval(p1 * n1, n1, 1 - level)
+    row.update(value=p1, numerator=p1 * n1, denominator=n1, lower=low, upper=high)
+    _add_target(row, measure, p1, low, high)
+    previous = comparisons[0]
+    row["comparison_start"] = stats.key_to_date(previous[0])
+    row["comparison_end"] = stats.key_to_date(previous[-1])
+    crossing = [b for k, b in _break_keys(measure, ctx.breaks) if previous[0] < k <= current[-1]]
+    if crossing:
+        why = f"not compared: the comparison would cross the series break '{crossing[0].label}'"
+        row.update(status="not comparable", reason=why)
+        row["sentence"] = f"{measure.label}: {p1:.0%} in the {phrase}; {why}."
+        return row
+    if not all(m in numerators and m in denominators for m in previous):
+        row.update(status="no data", reason="no complete comparison period")
+        row["sentence"] = f"{measure.label}: {p1:.0%} in the {phrase}; nothing to compare with."
+        return row
+    n2 = sum(denominators[m] for m in previous)
+    p2 = sum(numerators[m] for m in previous) / n2
+    test = stats.two_proportion_test(p1, n1, p2, n2, 1.0, 1 - level)
+    row.update(
+        comparison_value=p2,
+        change=test.difference,
+        change_lower=test.lower,
+        change_upper=test.upper,
+        p_value=test.p_value,
+    )
+    significant = bool(test.p_value < level)
+    material = _material(measure, test.difference, p2)
+    row.update(significant=significant, material=material, small_count=n2 < measure.small_count)
+    row["status"] = _status(measure, significant, material, test.difference > 0)
+    points = test.difference * 100
+    row["sentence"] = (
+        f"{measure.label}: {p1:.1%} in the {phrase} against {p2:.1%} in "
+        f"{_comparison_phrase(window)}, {abs(points):.1f} points "
+        f"{'higher' if points > 0 else 'lower'} (95% CI {test.lower * 100:+.1f} to "
+        f"{test.upper * 100:+.1f}; {n1:,.0f} and {n2:,.0f} cases); "
+        + _verdict(measure, row, level)
+    )
+    return row
+
+
 def _add_target(
     row: dict[str, Any], measure: Measure, value: float, low: float, high: float
 ) -> None:
@@ -690,7 +775,7 @@ def measure_rows(
         reason = (
             "no data loaded: this measure comes only from the MPS measure extract"
             if measure.source.mart == "measure_extract"
-            else f"no data loaded in {measure.source.mart}"
+            else f"no figures for this measure in {measure.source.mart}"
         )
         return [_no_data(_blank_row(measure, g, headline, ctx), reason) for g in geos]
     if ctx.as_at is not None:
@@ -707,6 +792,11 @@ def measure_rows(
     by_geo: dict[str, dict[int, float]] = {}
     for geo, key, value in zip(frame["geography_code"], keys, frame["value"], strict=True):
         by_geo.setdefault(geo, {})[int(key)] = float(value)
+    parts: dict[str, dict[str, dict[int, float]]] = {"numerator": {}, "denominator": {}}
+    for column, store in parts.items():
+        for geo, key, value in zip(frame["geography_code"], keys, frame[column], strict=True):
+            if value == value:
+                store.setdefault(geo, {})[int(key)] = float(value)
     vintages = frame.groupby("geography_code")["vintage"].max().to_dict()
     london_keys = by_geo.get(LONDON) or next(iter(by_geo.values()))
     end = max(london_keys)
@@ -722,7 +812,15 @@ def measure_rows(
                 )
             )
             continue
-        if measure.unit == "proportion":
+        if measure.unit == "proportion" and measure.source.mart == "measure_extract":
+            num = parts["numerator"].get(geo, {})
+            den = parts["denominator"].get(geo, {})
+            built = [
+                ratio_row(measure, geo, w, num, den, values, end, ctx)
+                for w in windows
+                if w not in ("month", "r12_3yr")
+            ]
+        elif measure.unit == "proportion":
             built = [proportion_row(measure, geo, values, end, ctx)]
         elif annual:
             built = [_annual_row(measure, geo, values, end, ctx)]
@@ -832,11 +930,29 @@ def make_context(plan: Plan, *, as_at: date | None = None, root: Path | None = N
 
 
 def headline(values: pd.DataFrame, window: str = "r12") -> pd.DataFrame:
-    """One row per measure and geography: the headline window, or the row saying why not."""
-    chosen = values[values["window"] == window]
-    missing = values[
-        ~values.set_index(["measure_id", "geography_code"]).index.isin(
-            chosen.set_index(["measure_id", "geography_code"]).index
+    """One row per measure and geography: the headline window's row.
+
+    Where that window is not comparable (a series break inside it) and the month window's XmR
+    chart on the months since the break can judge the latest month, that row leads instead;
+    where the measure has no row in the window at all, its "no data" row stands.
+    """
+    key = ["measure_id", "geography_code"]
+    ordered = values.assign(
+        _rank=np.select(
+            [
+                values["window"].eq(window) & values["status"].ne("not comparable"),
+                values["window"].eq("month")
+                & ~values["status"].isin(["not comparable", "no data"]),
+                values["window"].eq(window),
+            ],
+            [0, 1, 2],
+            default=3,
         )
-    ].drop_duplicates(["measure_id", "geography_code"])
-    return pd.concat([chosen, missing], ignore_index=True)
+    )
+    ordered = ordered.sort_values([*key, "_rank"], kind="stable")
+    first = ordered.drop_duplicates(key).drop(columns="_rank")
+    order = {m: i for i, m in enumerate(dict.fromkeys(values["measure_id"]))}
+    return first.sort_values(
+        ["measure_id", "geography_code"],
+        key=lambda c: c.map(order) if c.name == "measure_id" else c,
+    ).reset_index(drop=True)

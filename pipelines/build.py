@@ -30,6 +30,7 @@ from oversight.reference import load_boroughs
 from oversight.settings import Settings
 from pipelines.errors import PipelineError, RefusedFile, ValidationFailed, WarehouseBusy
 from pipelines.inputs import InputFile, Limits, iter_inputs
+from pipelines.measure_values import build_measure_values
 from pipelines.sources import detect_source
 from pipelines.sources.base import ParseContext, Parsed, Source, default_context
 from pipelines.validate import ValidationReport, month_key, validate_frame
@@ -499,6 +500,7 @@ def finish_build(
 ) -> int:
     """Rebuild models, validate marts, record the version and checkpoint."""
     build_models(con)
+    build_measure_values(con, settings)
     failed = [r for r in validate_marts(con, settings, parameters) if not r.success]
     if failed:
         raise PipelineError(
