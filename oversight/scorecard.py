@@ -55,7 +55,9 @@ def values_for(
             "select * from marts.measure_values where plan_id = ? and geography_code = ?",
             [plan_id, geography],
         ).df()
-    return measures.compute_plan(con, plan, as_at=as_at, geographies=[geography], root=root)
+    # Every geography is computed: a borough's funnel position depends on all the others.
+    values = measures.compute_plan(con, plan, as_at=as_at, root=root)
+    return values[values["geography_code"] == geography].reset_index(drop=True)
 
 
 def scorecard(
@@ -102,10 +104,10 @@ def fmt_change(row: pd.Series) -> str:
             f"{change * 100:+.1f} pts ({row['change_lower'] * 100:+.1f} to "
             f"{row['change_upper'] * 100:+.1f})"
         )
+    if row.get("small_count") is True:
+        return "too few for %"
     if row.get("window") == "month":
         return f"{change:+.1%} vs mean"
-    if row.get("small_count"):
-        return "too few for %"
     return f"{change:+.1%} ({row['change_lower']:+.1%} to {row['change_upper']:+.1%})"
 
 
@@ -130,3 +132,141 @@ def render(frame: pd.DataFrame, fmt: str) -> str:
             )
             lines.append(f"      {row['sentence']}")
     return "\n".join(lines).lstrip("\n") + "\n"
+
+
+# --- command line -----------------------------------------------------------------------------
+
+
+class UsageError(ValueError):
+    """A command-line argument the scorecard cannot use."""
+
+
+def parse_month(text: str | None) -> date | None:
+    """``YYYY-MM`` to the first of that month."""
+    if text is None:
+        return None
+    try:
+        year, month = (int(part) for part in text.split("-"))
+        return date(year, month, 1)
+    except ValueError as exc:
+        raise UsageError(f"--as-at must be a month as YYYY-MM, got {text!r}") from exc
+
+
+def add_arguments(parser: Any) -> None:
+    """The ``scorecard`` subcommand's options."""
+    parser.add_argument("--plan", default=None, help="plan id (default: the newest plan)")
+    parser.add_argument("--borough", default=measures.LONDON, help="GSS code; default MPS")
+    parser.add_argument("--as-at", dest="as_at", help="cut periods at this month (YYYY-MM)")
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+
+
+def run_cli(args: Any, warehouse: Path, root: Path | None = None) -> str:
+    """Run ``python -m oversight scorecard``; raises UsageError for bad arguments."""
+    from oversight.warehouse import connect
+
+    plans = plan_mod.list_plans(root)
+    plan_id = args.plan or plans[-1]
+    if plan_id not in plans:
+        raise UsageError(f"unknown plan {plan_id!r}; plans: {', '.join(plans)}")
+    as_at = parse_month(args.as_at)
+    names = measures.make_context(plan_mod.load_plan(plan_id, root)).names
+    if args.borough not in names:
+        raise UsageError(
+            f"unknown borough {args.borough!r}: give MPS or one of the 32 GSS codes E09..."
+        )
+    with connect(warehouse) as con:
+        if stale(con, root):
+            print(
+                "note: marts.measure_values was built from older configuration; computing "
+                "from the marts instead",
+                file=__import__("sys").stderr,
+            )
+        frame = scorecard(con, plan_id, args.borough, as_at, root)
+    return render(frame, args.format)
+
+
+# --- what the pages read ----------------------------------------------------------------------
+
+
+def plan_ids() -> tuple[str, ...]:
+    """Plans in config/plans, oldest first."""
+    return plan_mod.list_plans()
+
+
+def plan_title(plan_id: str) -> str:
+    return plan_mod.load_plan(plan_id).title
+
+
+def geography_names() -> dict[str, str]:
+    """MPS first, then the 32 boroughs by name."""
+    names = measures.make_context(plan_mod.load_plan(plan_ids()[-1])).names
+    boroughs = sorted((n, c) for c, n in names.items() if c != measures.LONDON)
+    return {measures.LONDON: measures.LONDON_NAME, **{c: n for n, c in boroughs}}
+
+
+def latest_month(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The newest month any plan measure has a value for (the default as-at)."""
+    if not measures.table_exists(con, "measure_values"):
+        return None
+    found = con.execute(
+        "select max(period_end) from marts.measure_values where value is not null"
+    ).fetchall()[0][0]
+    return found
+
+
+def card_for(
+    con: duckdb.DuckDBPyConnection, plan_id: str, geography: str, as_at: date | None
+) -> pd.DataFrame:
+    """The scorecard with a trend (last 36 points) per measure, for the page."""
+    card = scorecard(con, plan_id, geography, as_at)
+    plan = plan_mod.load_plan(plan_id)
+    by_id = {m.id: m for p in plan.priorities for m in p.measures}
+    trends = []
+    for measure_id in card["measure_id"]:
+        measure = by_id[measure_id]
+        if not measures.table_exists(con, measure.source.mart):
+            trends.append([])
+            continue
+        series = measures.read_series(con, measure)
+        series = series[series["geography_code"] == geography]
+        if as_at is not None:
+            series = series[series["month"] <= pd.Timestamp(as_at)]
+        trends.append([float(v) for v in series["value"].tail(36)])
+    return card.assign(trend=trends)
+
+
+def series_for(
+    con: duckdb.DuckDBPyConnection, plan_id: str, measure_id: str, geographies: tuple[str, ...]
+) -> pd.DataFrame:
+    """A measure's series for some geographies (month, geography_code, value)."""
+    plan = plan_mod.load_plan(plan_id)
+    measure = next(m for p in plan.priorities for m in p.measures if m.id == measure_id)
+    if not measures.table_exists(con, measure.source.mart):
+        return pd.DataFrame(columns=["geography_code", "month", "value"])
+    series = measures.read_series(con, measure)
+    return series[series["geography_code"].isin(geographies)][
+        ["geography_code", "month", "value"]
+    ].reset_index(drop=True)
+
+
+def profile(
+    con: duckdb.DuckDBPyConnection, plan_id: str, borough: str, as_at: date | None
+) -> pd.DataFrame:
+    """One borough against London on every measure of a plan (headline windows)."""
+    mine = scorecard(con, plan_id, borough, as_at)
+    # Rates and funnels compare one 12-month window across places, so they stand even when a
+    # series break stops the comparison over time.
+    cross = ["rate_per_1000", "population", "population_year", "funnel_z", "funnel_outside"]
+    r12 = values_for(con, plan_id, borough, as_at)
+    r12 = r12[r12["window"] == "r12"].set_index("measure_id")[cross]
+    mine = mine.drop(columns=cross).join(r12, on="measure_id")
+    london = values_for(con, plan_id, measures.LONDON, as_at)
+    london_rates = london[london["window"] == "r12"].set_index("measure_id")["rate_per_1000"]
+    keep = ["measure_id", "window", "value", "rate_per_1000", "status", "sentence"]
+    renamed = london[keep].rename(
+        columns=lambda c: c if c in ("measure_id", "window") else f"london_{c}"
+    )
+    out = mine.merge(
+        renamed.drop(columns="london_rate_per_1000"), on=["measure_id", "window"], how="left"
+    )
+    return out.assign(london_rate_per_1000=out["measure_id"].map(london_rates))

@@ -101,7 +101,7 @@ def show_footer(status: dict[str, object] | None) -> None:
     st.caption(" · ".join(parts))
 
 
-# --- who is looking -----------------------------------------------------------------------------
+# --- who is looking ------------------------------------------------------------------------------
 
 LOCAL_ADDRESSES = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -194,7 +194,7 @@ def gate_page(reason: str) -> Callable[[], None]:
     return render
 
 
-# --- filters in the URL -------------------------------------------------------------------------
+# --- filters in the URL --------------------------------------------------------------------------
 
 
 def param_select(
@@ -236,7 +236,7 @@ def param_select(
     return chosen
 
 
-# --- cached reads -------------------------------------------------------------------------------
+# --- cached reads --------------------------------------------------------------------------------
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
@@ -266,7 +266,7 @@ def require_warehouse(settings: Settings) -> None:
         st.stop()
 
 
-# --- charts with their table ----------------------------------------------------------------------
+# --- charts with their table ---------------------------------------------------------------------
 
 
 def synthetic_suffix(status: dict[str, object] | None) -> str:
@@ -301,3 +301,91 @@ def show_chart(
     with st.expander("Show as table"):
         st.dataframe(table, hide_index=True, width="stretch")
         download_buttons(table, filename or key, key)
+
+
+# --- plan filters --------------------------------------------------------------------------------
+
+
+def plan_filters(settings: Settings, *, geography: bool = True, boroughs_only: bool = False):
+    """Plan, geography and as-at selectors (in the URL); returns (plan_id, geo, as_at)."""
+    from oversight import scorecard
+
+    plans = scorecard.plan_ids()
+    plan_id = param_select(
+        "Police and Crime Plan",
+        plans,
+        "plan",
+        default=plans[-1],
+        format_func=scorecard.plan_title,
+    )
+    geo = None
+    if geography:
+        names = scorecard.geography_names()
+        options = [c for c in names if not (boroughs_only and c == "MPS")]
+        geo = param_select("Area", options, "area", format_func=names.__getitem__)
+    latest = read(settings, scorecard.latest_month)
+    as_at = None
+    if latest is not None:
+        months = pd.period_range(end=pd.Timestamp(latest), periods=60, freq="M")[::-1]
+        choices = ["latest", *(m.strftime("%Y-%m") for m in months)]
+        chosen = param_select(
+            "Figures as at",
+            choices,
+            "as_at",
+            format_func=lambda c: "Latest data" if c == "latest" else c,
+            help="Cuts every window at this month, on the data as now published.",
+        )
+        if chosen != "latest":
+            as_at = pd.Timestamp(chosen + "-01").date()
+    return plan_id, geo, as_at
+
+
+# --- scorecard tables ----------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False)
+def read_config_statistics():
+    """config/statistics.yaml (cached: it is read on every page that shows a CI)."""
+    from oversight import measures
+
+    return measures.load_statistics()
+
+
+def scorecard_table(group: pd.DataFrame) -> pd.DataFrame:
+    """The scorecard rows as a display table: status word with symbol, value, change, trend."""
+    from oversight import scorecard
+    from oversight.charts import STATUS_SYMBOLS
+
+    def period(row: pd.Series) -> str:
+        end = row["period_end"]
+        if end is None or pd.isna(end):
+            return "–"
+        label = {"r12": "12 months to", "month": "month of", "fy": "year to"}.get(
+            row["window"], "to"
+        )
+        return f"{label} {pd.Timestamp(end):%b %Y}"
+
+    return pd.DataFrame(
+        {
+            "Status": [STATUS_SYMBOLS.get(s, s) for s in group["status"]],
+            "Measure": [
+                f"{label} (proxy)" if proxy else label
+                for label, proxy in zip(group["measure_label"], group["proxy"], strict=True)
+            ],
+            "Latest": [
+                scorecard.fmt_value(v, u)
+                for v, u in zip(group["value"], group["unit"], strict=True)
+            ],
+            "Period": [period(r) for _, r in group.iterrows()],
+            "Change (95% CI)": [scorecard.fmt_change(r) for _, r in group.iterrows()],
+            "Trend": list(group["trend"]) if "trend" in group else [[]] * len(group),
+        }
+    )
+
+
+def scorecard_column_config() -> dict[str, Any]:
+    return {
+        "Status": st.column_config.TextColumn("Status", width="medium"),
+        "Measure": st.column_config.TextColumn("Measure", width="large"),
+        "Trend": st.column_config.LineChartColumn("Trend (up to 36 periods)", width="medium"),
+    }
