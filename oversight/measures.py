@@ -354,11 +354,13 @@ def _p_text(p: float | None, level: float) -> str:
 
 def _blank_row(measure: Measure, geo: str, window: str, ctx: Context) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
-    priority = next(p for p in ctx.plan.priorities if measure in p.measures)
+    priority = next(
+        (p for p in ctx.plan.priorities if measure.id in {m.id for m in p.measures}), None
+    )
     row.update(
         plan_id=ctx.plan.id,
-        priority_id=priority.id,
-        priority_title=priority.title,
+        priority_id=priority.id if priority else None,
+        priority_title=priority.title if priority else None,
         measure_id=measure.id,
         measure_label=measure.label,
         unit=measure.unit,
@@ -769,7 +771,9 @@ def measure_rows(
 ) -> list[dict[str, Any]]:
     """Every window for every geography of one measure (``frame`` None: nothing loaded)."""
     boroughs = sorted(code for code in ctx.names if code != LONDON)
-    geos = geographies or _geographies(measure, [], boroughs)
+    geos = _geographies(measure, [], boroughs)
+    if geographies is not None:
+        geos = [g for g in geos if g in geographies]
     headline = ctx.stats_cfg.headline_window
     if frame is None or frame.empty:
         reason = (

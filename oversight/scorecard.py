@@ -74,6 +74,26 @@ def scorecard(
     plan = plan_mod.load_plan(plan_id, root)
     order = [m.id for p in plan.priorities for m in p.measures]
     head = head.set_index("measure_id").reindex(order).reset_index()
+    # A measure published for London only has no row for a borough: say so.
+    for index in head.index[head["status"].isna()]:
+        measure_id = head.at[index, "measure_id"]
+        measure, priority = next(
+            (m, p) for p in plan.priorities for m in p.measures if m.id == measure_id
+        )
+        head.loc[index, ["measure_label", "unit", "direction", "status"]] = [
+            measure.label,
+            measure.unit,
+            measure.direction,
+            "no data",
+        ]
+        head.loc[index, ["priority_id", "priority_title", "window"]] = [
+            priority.id,
+            priority.title,
+            window,
+        ]
+        head.at[index, "proxy"] = measure.proxy
+        head.at[index, "geography_code"] = geography
+        head.at[index, "sentence"] = f"{measure.label}: published for London as a whole only."
     return head
 
 
