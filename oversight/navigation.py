@@ -32,6 +32,10 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/explorer.py", "Data explorer", "Data", "explorer"),
     PageSpec("pages/data_health.py", "Data health", "Data", "data-health"),
     PageSpec("pages/about.py", "About, methods and accessibility", "Data", "about"),
+    PageSpec("pages/challenge.py", "Challenge points", "Scrutiny", "challenge", internal=True),
+    PageSpec("pages/board.py", "Board forward plan", "Scrutiny", "board", internal=True),
+    PageSpec("pages/actions.py", "Actions and risks", "Scrutiny", "actions", internal=True),
+    PageSpec("pages/briefing.py", "Briefing pack", "Scrutiny", "briefing", internal=True),
 )
 
 
