@@ -11,6 +11,7 @@ import streamlit as st
 from oversight import navigation, ui
 from oversight.settings import get_settings
 
+ui.ensure_navigation()
 settings = get_settings()
 title = "London policing oversight" + (" (internal)" if settings.mode == "internal" else "")
 st.set_page_config(page_title=title, layout="wide")

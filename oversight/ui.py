@@ -25,6 +25,22 @@ from oversight.warehouse import WarehouseMissing, connect, version_key
 FIRST_RUN_TIMEOUT_S = 600
 
 
+def ensure_navigation() -> None:
+    """Make sure app.py's navigation, not Streamlit's pages/ folder discovery, serves the page.
+
+    Streamlit 1.67 treats a ``pages/`` folder beside the main script as a version-1 multipage
+    app until the first ``st.navigation`` call in the process; so the very first request after a
+    server starts could run a page script directly, bypassing app.py's mode and login gate.
+    Every page and app.py call this first: in that state it switches discovery off and reruns,
+    so app.py decides what is served.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def build_sample_warehouse(settings: Settings) -> subprocess.CompletedProcess[str]:
     """Write and load the synthetic sample in a subprocess, within a time limit."""
     return subprocess.run(

@@ -11,6 +11,7 @@ import streamlit as st
 from oversight import charts, scorecard, ui
 from oversight.settings import get_settings
 
+ui.ensure_navigation()
 settings = get_settings()
 ui.require_warehouse(settings)
 status = ui.current_status(settings)
@@ -69,7 +70,9 @@ table = pd.DataFrame(
         "Change (95% CI)": [scorecard.fmt_change(r) for _, r in profile.iterrows()],
     }
 )
-st.dataframe(table, hide_index=True, width="stretch", key="profile_table")
+for priority, rows in table.groupby("Priority", sort=False):
+    st.subheader(priority)
+    st.table(rows.drop(columns="Priority").set_index("Measure"))
 
 rates = profile.dropna(subset=["rate_per_1000", "london_rate_per_1000"])
 if not rates.empty:

@@ -8,6 +8,7 @@ from oversight import scorecard, ui
 from oversight.charts import STATUS_SYMBOLS
 from oversight.settings import get_settings
 
+ui.ensure_navigation()
 settings = get_settings()
 ui.require_warehouse(settings)
 status = ui.current_status(settings)

@@ -185,8 +185,8 @@ def test_borough_profile_against_london(
     at.switch_page("pages/borough.py").run()
     assert not at.exception
     assert at.title[0].value == "Westminster: borough profile"
-    table = at.dataframe[0].value
-    robbery = table[table["Measure"] == "Robbery"].iloc[0]
+    table = at.table[0].value
+    robbery = table.loc["Robbery"]
     with duckdb.connect(str(real_warehouse), read_only=True) as con:
         rate, london_rate, outside = con.execute(
             "select b.rate_per_1000, l.rate_per_1000, b.funnel_outside "
@@ -200,3 +200,16 @@ def test_borough_profile_against_london(
     assert robbery["Against London"] == ("outside funnel (higher)" if outside else "within funnel")
     assert robbery["Status"] in STATUS_SYMBOLS.values()
     assert [b.label for b in at.get("download_button")]
+
+
+def test_every_page_hands_control_to_app_navigation_first() -> None:
+    # Without this, the first request after a server starts could run a page script directly
+    # (Streamlit's pages/ folder discovery), bypassing the mode and login gate in app.py.
+    for page in sorted((ROOT / "pages").glob("*.py")):
+        code = [
+            line
+            for line in page.read_text().splitlines()
+            if line and not line.startswith(("#", "from ", "import ", '"""', " "))
+        ]
+        body = [line for line in code if not line.endswith('"""')]
+        assert body[0] == "ui.ensure_navigation()", page.name
