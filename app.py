@@ -21,7 +21,7 @@ if refusal is not None:
     st.navigation([st.Page(ui.gate_page(refusal), title="Sign in", default=True)]).run()
     st.stop()
 
-available = {p for p in (str(q.relative_to(settings.root)) for q in settings.root.glob("pages/*.py"))}
+available = {str(path.relative_to(settings.root)) for path in settings.root.glob("pages/*.py")}
 specs = navigation.pages_for(settings.mode, available)
 sections: dict[str, list[st.Page]] = {}
 for number, spec in enumerate(specs):
