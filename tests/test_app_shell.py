@@ -213,3 +213,21 @@ def test_every_page_hands_control_to_app_navigation_first() -> None:
         ]
         body = [line for line in code if not line.endswith('"""')]
         assert body[0] == "ui.ensure_navigation()", page.name
+
+
+def test_a_newly_published_warehouse_is_read_without_restart(
+    monkeypatch: pytest.MonkeyPatch, sample_warehouse: Path, real_warehouse: Path, tmp_path: Path
+) -> None:
+    import os
+    import shutil
+
+    live = tmp_path / "live.duckdb"
+    shutil.copyfile(sample_warehouse, live)
+    at = app(monkeypatch, live).run()
+    assert any("Synthetic sample data" in w.value for w in at.warning)
+    staged = tmp_path / "next.duckdb"
+    shutil.copyfile(real_warehouse, staged)
+    os.replace(staged, live)  # as the pipeline publishes
+    at.run()
+    assert not at.exception
+    assert not any("Synthetic sample data" in w.value for w in at.warning)
