@@ -23,12 +23,14 @@ if refusal is not None:
 
 available = {str(path.relative_to(settings.root)) for path in settings.root.glob("pages/*.py")}
 specs = navigation.pages_for(settings.mode, available)
-sections: dict[str, list[st.Page]] = {}
-for number, spec in enumerate(specs):
-    sections.setdefault(spec.section, []).append(
-        st.Page(spec.path, title=spec.title, url_path=spec.url_path, default=number == 0)
-    )
-page = st.navigation(sections)  # first, so no default page list shows while the sample builds
+# A flat list: Streamlit's sectioned navigation nests headers inside its <ul>, which fails
+# WCAG's list rules (axe: list, listitem).
+pages = [
+    st.Page(spec.path, title=spec.title, url_path=spec.url_path, default=number == 0)
+    for number, spec in enumerate(specs)
+]
+page = st.navigation(pages)  # first, so no default page list shows while the sample builds
+ui.apply_house_style()
 ui.ensure_warehouse(settings)
 status = ui.current_status(settings)
 ui.show_synthetic_banner(status)

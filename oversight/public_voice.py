@@ -138,9 +138,7 @@ def pas_boroughs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def pas_series(
-    con: duckdb.DuckDBPyConnection, measure_id: str, borough_code: str
-) -> pd.DataFrame:
+def pas_series(con: duckdb.DuckDBPyConnection, measure_id: str, borough_code: str) -> pd.DataFrame:
     """One measure over time for a borough and for London (long: one row per geography)."""
     return con.execute(
         f"""
@@ -329,9 +327,15 @@ def gap_series(series: pd.DataFrame, assumptions: PasAssumptions) -> pd.DataFram
             }
         )
     columns = [
-        "period_end", "borough", "london", "gap", "gap_lower", "gap_upper", "p_value",
+        "period_end",
+        "borough",
+        "london",
+        "gap",
+        "gap_lower",
+        "gap_upper",
+        "p_value",
         "significant",
-    ]  # fmt: skip
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -231,3 +231,10 @@ def test_a_newly_published_warehouse_is_read_without_restart(
     at.run()
     assert not at.exception
     assert not any("Synthetic sample data" in w.value for w in at.warning)
+
+
+def test_page_url_paths_match_their_script_names() -> None:
+    # Streamlit's folder discovery names a page by its file; app.py's navigation must use the
+    # same path, or the hand-over in ui.ensure_navigation would land on the default page.
+    for spec in navigation.PAGES:
+        assert spec.url_path == Path(spec.path).stem, spec
