@@ -20,7 +20,13 @@ import streamlit as st
 
 from oversight import queries
 from oversight.settings import Settings
-from oversight.warehouse import WarehouseCorrupt, WarehouseMissing, connect, version_key
+from oversight.warehouse import (
+    REBUILD_ADVICE,
+    WarehouseCorrupt,
+    WarehouseMissing,
+    connect,
+    version_key,
+)
 
 FIRST_RUN_TIMEOUT_S = 600
 
@@ -105,12 +111,20 @@ def current_status(settings: Settings) -> dict[str, object] | None:
     try:
         return data_status(str(settings.warehouse), key)
     except WarehouseCorrupt as exc:
-        stop_corrupt(exc)
+        stop_corrupt(exc, settings)
 
 
-def stop_corrupt(exc: WarehouseCorrupt) -> NoReturn:
-    """Stop the page with the loader's advice when the warehouse file cannot be read."""
-    st.error(f"**The data cannot be shown.** {exc}", icon="🛑")
+def stop_corrupt(exc: WarehouseCorrupt, settings: Settings) -> NoReturn:
+    """Stop the page with advice when the warehouse file cannot be read.
+
+    Internal mode shows the file and DuckDB's words; a public page does not show server paths.
+    """
+    detail = (
+        str(exc)
+        if settings.mode == "internal"
+        else f"The warehouse file is damaged and cannot be read. {REBUILD_ADVICE}"
+    )
+    st.error(f"**The data cannot be shown.** {detail}", icon=":material/error:")
     st.stop()
 
 
@@ -256,10 +270,13 @@ def param_select(
     else:
         initial = default if default in options else options[0]
     widget_key = f"param_{key}"
+    synced_key = f"param_synced_{key}"
     if widget_key in st.session_state and st.session_state[widget_key] not in options:
         del st.session_state[widget_key]
-    if wanted in by_text and st.session_state.get(widget_key, initial) != initial:
-        st.session_state[widget_key] = initial  # the URL was edited or followed: it wins
+    # The URL wins only when it changed from outside (a link followed, an address edited);
+    # when it still holds what this widget last wrote, the widget's own new choice stands.
+    if wanted in by_text and wanted != st.session_state.get(synced_key):
+        st.session_state[widget_key] = initial
     target = container if container is not None else st.sidebar
     chosen = target.selectbox(
         label,
@@ -271,6 +288,7 @@ def param_select(
     )
     if st.query_params.get(key) != str(chosen):
         st.query_params[key] = str(chosen)
+    st.session_state[synced_key] = str(chosen)
     return chosen
 
 
@@ -294,7 +312,7 @@ def read(settings: Settings, fn: Callable[..., Any], *args: Any) -> Any:
     try:
         return _cached_read(str(settings.warehouse), key, fn.__module__, fn.__name__, tuple(args))
     except WarehouseCorrupt as exc:
-        stop_corrupt(exc)
+        stop_corrupt(exc, settings)
 
 
 def require_warehouse(settings: Settings) -> None:

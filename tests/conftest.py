@@ -87,3 +87,22 @@ def real_warehouse(real_load) -> Path:
     run, warehouse = real_load
     assert run.returncode == 0, run.stderr[-3000:]
     return warehouse
+
+
+@pytest.fixture(autouse=True)
+def navigation_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run AppTest as a server runs once app.py's st.navigation has been called.
+
+    AppTest resets Streamlit's pages-folder flag before every run, so without this every run
+    would go through ``ui.ensure_navigation``'s one-off hand-over rerun, which swallows button
+    clicks. The hand-over itself is tested against a real server in tests/test_browser.py.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs) -> None:
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)

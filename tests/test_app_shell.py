@@ -205,14 +205,18 @@ def test_borough_profile_against_london(
 def test_every_page_hands_control_to_app_navigation_first() -> None:
     # Without this, the first request after a server starts could run a page script directly
     # (Streamlit's pages/ folder discovery), bypassing the mode and login gate in app.py.
+    import ast
+
     for page in sorted((ROOT / "pages").glob("*.py")):
-        code = [
-            line
-            for line in page.read_text().splitlines()
-            if line and not line.startswith(("#", "from ", "import ", '"""', " "))
+        tree = ast.parse(page.read_text())
+        body = [
+            node
+            for node in tree.body
+            if not isinstance(node, ast.Import | ast.ImportFrom)
+            and not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
         ]
-        body = [line for line in code if not line.endswith('"""')]
-        assert body[0] == "ui.ensure_navigation()", page.name
+        first = ast.unparse(body[0])
+        assert first == "ui.ensure_navigation()", (page.name, first)
 
 
 def test_a_newly_published_warehouse_is_read_without_restart(

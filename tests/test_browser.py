@@ -119,9 +119,9 @@ def app_server(request, sample_warehouse: Path, tmp_path_factory: pytest.TempPat
 def settle(page) -> None:
     """Wait until the script has finished and every chart has drawn."""
     page.wait_for_selector('[data-testid="stMain"]', timeout=60_000)
+    running = '[data-testid="stStatusWidget"] [data-testid="stSpinner"]'
     page.wait_for_function(
-        '() => !document.querySelector(\'[data-testid="stStatusWidget"] [data-testid="stSpinner"]\')'
-        " && document.querySelectorAll('h1').length > 0",
+        f"() => !document.querySelector('{running}') && document.querySelectorAll('h1').length",
         timeout=90_000,
     )
     page.wait_for_timeout(800)
@@ -206,3 +206,26 @@ def test_public_pages_pass_axe(app_server, browser, shots: Path) -> None:
     (shots / "axe-violations.json").write_text(json.dumps(found, indent=2))
     new = {rule: where for rule, where in found.items() if rule not in allowed}
     assert not new, json.dumps(new, indent=2)[:4000]
+
+
+def test_first_request_to_an_internal_url_on_a_fresh_public_server(
+    sample_warehouse: Path, browser, tmp_path: Path
+) -> None:
+    # Streamlit serves pages/ scripts directly until app.py's navigation first runs; the very
+    # first request of a fresh server must still go through app.py's mode gate.
+    warehouse = tmp_path / "oversight.duckdb"
+    shutil.copyfile(sample_warehouse, warehouse)
+    process, base = start_app(warehouse, "public", tmp_path / "state.sqlite")
+    try:
+        page = browser.new_page()
+        page.goto(f"{base}/challenge", wait_until="domcontentloaded")
+        settle(page)
+        heading = page.locator("h1").first.inner_text()
+        nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+        page.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert "Challenge" not in heading
+    assert "Challenge points" not in nav
+    assert "Plan scorecard" in nav
