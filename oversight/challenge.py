@@ -63,7 +63,7 @@ QUESTION_FIELDS = frozenset(
 TOP_KEYS = {
     "meeting_cap", "one_per_measure_area", "rules", "geography_weight", "size_cap", "severity",
     "deterioration", "spc_signal", "target", "widening_gap", "stale_data", "failing_data",
-    "data_priority", "count_nouns", "questions",
+    "data_priority", "count_nouns", "questions", "false_discovery_rate",
 }  # fmt: skip
 SPC_RULE_TEXT = {
     "beyond_limit": "a month beyond the limits",
@@ -150,6 +150,7 @@ class Rules:
     data_priority_title: str
     count_nouns: dict[str, str]
     questions: dict[str, str]
+    false_discovery_rate: float | None = None
 
 
 def _need(raw: dict[str, Any], key: str, where: str) -> Any:
@@ -224,6 +225,9 @@ def load_rules(root: Path | None = None) -> Rules:
         data_priority_title=str(_need(raw["data_priority"], "title", "data_priority.")),
         count_nouns=dict(raw.get("count_nouns") or {}),
         questions={r: _check_template(r, str(questions[r])) for r in RULES},
+        false_discovery_rate=(
+            float(raw["false_discovery_rate"]) if raw.get("false_discovery_rate") else None
+        ),
     )
 
 
@@ -719,6 +723,12 @@ def funnel_points(values: pd.DataFrame, setting: Setting) -> list[ChallengePoint
             z = _num(row.get("funnel_z"))
             if not (_flag(row.get("funnel_outside")) and z is not None and z > 0):
                 continue
+            # Boroughs are compared with London within one 12-month window, so a series break
+            # before it (which stops the comparison over time: 'not comparable') does not stop
+            # this one.
+            if row.get("status") == "not comparable":
+                row = row.copy()
+                row["status"] = "no significant change"
             if not _eligible(row, measure):
                 continue
             rate = _num(row.get("rate_per_1000"))
@@ -864,13 +874,56 @@ def gap_points(values: pd.DataFrame, setting: Setting) -> list[ChallengePoint]:
     return points
 
 
+def control_false_discoveries(
+    points: list[ChallengePoint], values: pd.DataFrame, setting: Setting
+) -> list[ChallengePoint]:
+    """Keep a borough deterioration only if it survives Benjamini–Hochberg across its family.
+
+    A plan tests every measure in 32 boroughs: at p < 0.05 about one comparison in twenty
+    "deteriorates" by chance. The family of a point is every borough comparison with a p-value
+    in its window (all measures); a point stays when its adjusted p is below
+    ``false_discovery_rate`` and its evidence says so. London's own comparisons are few and
+    are judged as the scorecard judges them.
+    """
+    rate = setting.rules.false_discovery_rate
+    if not rate:
+        return points
+    kept = []
+    for point in points:
+        if point.geography_code == LONDON:
+            kept.append(point)
+            continue
+        family = values[
+            values["window"].eq(point.window)
+            & values["geography_code"].ne(LONDON)
+            & values["p_value"].notna()
+            & values["direction"].ne("context")
+        ]
+        adjusted = sps.false_discovery_control(family["p_value"].to_numpy(dtype=float))
+        mine = family["measure_id"].eq(point.measure_id) & family["geography_code"].eq(
+            point.geography_code
+        )
+        if not mine.any():
+            kept.append(point)
+            continue
+        p_adjusted = float(adjusted[mine.to_numpy()][0])
+        if p_adjusted >= rate:
+            continue
+        note = (
+            f" Still significant allowing for {len(family):,} borough comparisons in this "
+            f"window (Benjamini–Hochberg adjusted p = {p_adjusted:.3g})."
+        )
+        kept.append(dataclasses.replace(point, evidence=point.evidence + note))
+    return kept
+
+
 def points_from_values(values: pd.DataFrame, setting: Setting) -> list[ChallengePoint]:
     """Every measure rule over a measure_values frame (all geographies of one plan)."""
     if values.empty:
         return []
     values = values.reindex(columns=list(measures.COLUMNS))
     return [
-        *deterioration_points(values, setting),
+        *control_false_discoveries(deterioration_points(values, setting), values, setting),
         *spc_points(values, setting),
         *target_points(values, setting),
         *funnel_points(values, setting),

@@ -125,8 +125,8 @@ def test_a_context_measure_rise_raises_nothing_even_outside_the_funnel() -> None
     assert raised(frame(rise, month)) == []
 
 
-def test_rows_across_a_series_break_never_raise_a_point() -> None:
-    across = robbery_rise(status="not comparable", funnel_outside=True, funnel_z=7.0)
+def test_rows_across_a_series_break_never_raise_a_point_over_time() -> None:
+    across = robbery_rise(status="not comparable")
     month = row(
         "robbery", window="month", value=400.0, comparison_value=300.0, lower=250.0,
         upper=350.0, spc_signal="beyond_limit", significant=True, material=True,
@@ -251,6 +251,15 @@ def test_a_borough_above_the_998_funnel_on_a_lower_is_better_measure_is_raised()
     assert "16.0 per 1,000 residents" in point.evidence
     assert "adjusted z = 4.5" in point.evidence
     assert "population 250,000" in point.evidence
+
+
+def test_a_funnel_outlier_is_raised_although_the_comparison_over_time_crosses_a_break() -> None:
+    # The funnel compares boroughs with London inside one 12-month window: no break inside it.
+    outlier = dict(
+        value=4000.0, population=250000, rate_per_1000=16.0, funnel_z=4.5, funnel_outside=True,
+        status="not comparable",
+    )  # fmt: skip
+    assert [p.rule for p in raised(boroughs(outlier))] == ["funnel_outlier"]
 
 
 @pytest.mark.parametrize(
@@ -444,7 +453,12 @@ def test_real_points_are_few_and_quote_the_measure_values_row(
             & stored["window"].eq(point.window)
         ].to_dict(orient="records")
         assert source["direction"] != "context"
-        assert source["status"] not in ("not comparable", "context", "no data")
+        barred = (
+            ("context", "no data")
+            if point.rule == "funnel_outlier"
+            else ("not comparable", "context", "no data")
+        )
+        assert source["status"] not in barred
         assert pd.Timestamp(source["period_end"]).date() == point.period_end
         assert source["vintage"] == point.vintage
         shown = (
@@ -521,3 +535,18 @@ def test_the_page_lists_the_points_and_records_a_dismissal(
     assert decision["reason"] == "Already on the Board's agenda"
     texts = " ".join(m.value for m in at.markdown)
     assert f"**{top[0].measure_label}, {top[0].geography_name}**: {top[0].finding}" in texts
+
+
+def test_borough_deteriorations_must_survive_false_discovery_control() -> None:
+    # 60 borough comparisons in the window: one very strong, one only just under p = 0.05.
+    quiet = [
+        row("robbery", f"E09{i:06d}", value=1000.0, p_value=0.6, status="no significant change",
+            significant=False, material=False, change=0.01)
+        for i in range(100, 158)
+    ]  # fmt: skip
+    strong = robbery_rise(WESTMINSTER, p_value=0.0001)
+    weak = robbery_rise("E09000007", p_value=0.04)
+    points = raised(frame(strong, weak, *quiet))
+    kept = {p.geography_code for p in points if p.rule == "deterioration"}
+    assert kept == {WESTMINSTER}
+    assert "Benjamini–Hochberg" in next(p for p in points if p.rule == "deterioration").evidence
