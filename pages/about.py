@@ -1,0 +1,63 @@
+"""About, methods and accessibility: renders docs/about.md and docs/accessibility.md.
+
+The text lives in the markdown files so it can be edited without code. docs/about.md names
+configuration values as ``${name}`` placeholders (the series breaks, the PAS assumed bases,
+the significance level), filled here from config/ so the page always says what the
+statistics actually use.
+"""
+
+from __future__ import annotations
+
+from string import Template
+
+import streamlit as st
+
+from oversight import ui
+from oversight.measures import load_statistics
+from oversight.plan import Break, load_breaks
+from oversight.settings import get_settings
+
+ui.ensure_navigation()
+settings = get_settings()
+
+
+def month_text(month: str) -> str:
+    """'2024-11' -> 'November 2024'."""
+    import datetime as dt
+
+    return f"{dt.date.fromisoformat(month + '-01'):%B %Y}"
+
+
+def break_item(item: Break) -> str:
+    """One series break as a markdown list item."""
+    line = f"- **{item.label}**, from {month_text(item.date)}. {item.note}"
+    if item.to_confirm:
+        line += " *The date is awaiting confirmation against the MPS's published notes.*"
+    return line
+
+
+def placeholders() -> dict[str, str]:
+    """The values docs/about.md refers to, from config/statistics.yaml and breaks.yaml."""
+    stats = load_statistics(settings.root)
+    levels = [f"{level:.1%}".replace(".0%", "%") for level in stats.funnel_levels]
+    return {
+        "breaks": "\n".join(break_item(b) for b in load_breaks(settings.root)),
+        "pas_base_borough": f"{stats.pas_base_borough:,}",
+        "pas_base_london": f"{stats.pas_base_london:,}",
+        "pas_design_effect": f"{stats.pas_design_effect:g}",
+        "pas_source": stats.pas_source,
+        "significance_level": f"{stats.significance_level:g}",
+        "confidence": f"{1 - stats.significance_level:.0%}",
+        "spc_min_points": str(stats.spc_min_points),
+        "funnel_levels": " and ".join(levels),
+        "funnel_method": stats.funnel_method,
+    }
+
+
+def document(name: str) -> str:
+    return (settings.root / "docs" / name).read_text(encoding="utf-8")
+
+
+st.title("About, methods and accessibility")
+st.markdown(Template(document("about.md")).safe_substitute(placeholders()))
+st.markdown(document("accessibility.md"))
