@@ -30,6 +30,7 @@ class Settings:
     mode: str
     dev_login: bool
     today: dt.date
+    fetch_base: str | None = None
 
     @property
     def config_dir(self) -> Path:
@@ -94,4 +95,5 @@ def get_settings(env: Mapping[str, str] | None = None) -> Settings:
         mode=mode,
         dev_login=env.get("OVERSIGHT_DEV_LOGIN", "") == "1",
         today=today,
+        fetch_base=env.get("OVERSIGHT_FETCH_BASE") or None,
     )

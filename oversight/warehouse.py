@@ -25,6 +25,36 @@ class WarehouseMissing(FileNotFoundError):
     """No warehouse has been built yet at the configured path."""
 
 
+class WarehouseCorrupt(RuntimeError):
+    """The warehouse file is there but DuckDB cannot read it (damaged bytes, not a database)."""
+
+
+REBUILD_ADVICE = (
+    "Rebuild it from the downloaded files with `python -m pipelines rebuild` (see README, "
+    "Refreshing from the publishers)."
+)
+# What DuckDB says about a file it cannot read as a database (not, e.g., a lock held elsewhere).
+DAMAGE_MARKERS = (
+    "not a valid duckdb database file",
+    "corrupt database file",
+    "checksum",
+    "could not read enough bytes",
+    "failed to deserialize",
+    "serialization error",
+)
+
+
+def corruption(exc: BaseException, path: Path) -> WarehouseCorrupt | None:
+    """A :class:`WarehouseCorrupt` with advice if ``exc`` says the file is damaged, else None."""
+    text = str(exc)
+    if not isinstance(exc, duckdb.Error) or not any(m in text.lower() for m in DAMAGE_MARKERS):
+        return None
+    detail = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return WarehouseCorrupt(
+        f"The warehouse file {path} is damaged and cannot be read ({detail}). {REBUILD_ADVICE}"
+    )
+
+
 @dataclass(frozen=True)
 class VersionKey:
     """Identifies one published warehouse file."""
@@ -46,12 +76,27 @@ def version_key(path: Path) -> VersionKey:
 
 @contextmanager
 def connect(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to the warehouse, closed on exit."""
+    """A read-only connection to the warehouse, closed on exit.
+
+    Raises :class:`WarehouseCorrupt` (with advice) when DuckDB finds the file damaged, on
+    opening or in a query.
+    """
     if not path.exists():
         raise WarehouseMissing(f"No warehouse at {path}")
-    con = duckdb.connect(str(path), read_only=True, config=READ_CONFIG)
+    try:
+        con = duckdb.connect(str(path), read_only=True, config=READ_CONFIG)
+    except duckdb.Error as exc:
+        damaged = corruption(exc, path)
+        if damaged is None:
+            raise
+        raise damaged from exc
     try:
         yield con
+    except duckdb.Error as exc:
+        damaged = corruption(exc, path)
+        if damaged is None:
+            raise
+        raise damaged from exc
     finally:
         con.close()
 
