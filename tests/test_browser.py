@@ -119,11 +119,13 @@ def app_server(request, sample_warehouse: Path, tmp_path_factory: pytest.TempPat
 def settle(page) -> None:
     """Wait until the script has finished and every chart has drawn."""
     page.wait_for_selector('[data-testid="stMain"]', timeout=60_000)
-    running = '[data-testid="stStatusWidget"] [data-testid="stSpinner"]'
-    page.wait_for_function(
-        f"() => !document.querySelector('{running}') && document.querySelectorAll('h1').length",
-        timeout=90_000,
+    # Finished: no running indicator, no element still faded as stale from a rerun, a heading.
+    done = (
+        "() => !document.querySelector('[data-testid=\"stStatusWidgetRunningIcon\"]')"
+        " && !document.querySelector('[data-stale=\"true\"]')"
+        " && document.querySelectorAll('h1').length > 0"
     )
+    page.wait_for_function(done, timeout=90_000)
     page.wait_for_timeout(800)
     charts = page.locator('[data-testid="stPlotlyChart"]')
     for index in range(charts.count()):
