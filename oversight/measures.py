@@ -557,9 +557,8 @@ def _month_row(
                 f"{ctx.stats_cfg.spc_min_points}"
             ),
         )
-        row["sentence"] = (
-            f"{measure.label}: {_fmt_value(latest, 'count')} in {month_name(end)}; {row['reason']}."
-        )
+        shown = _fmt_value(latest, "count")
+        row["sentence"] = f"{measure.label}: {shown} in {month_name(end)}; {row['reason']}."
         return row
     limits = stats.xmr_limits(series)
     signals = stats.spc_signals(series, limits.centre, limits.lower, limits.upper)
@@ -871,9 +870,10 @@ def add_funnels(rows: list[dict[str, Any]], ctx: Context) -> None:
     """Boroughs against London on the r12 rate per head: overdispersion-adjusted funnel z."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        if row["window"] == "r12" and row["unit"] == "count" and row["geography_code"] != LONDON:
-            if row["value"] is not None and row["population"]:
-                groups.setdefault(row["measure_id"], []).append(row)
+        judged = row["window"] == "r12" and row["unit"] == "count"
+        borough = row["geography_code"] != LONDON
+        if judged and borough and row["value"] is not None and row["population"]:
+            groups.setdefault(row["measure_id"], []).append(row)
     cfg = ctx.stats_cfg
     label = f"{max(cfg.funnel_levels) * 100:g}".replace(".", "_")
     for members in groups.values():

@@ -48,6 +48,8 @@ from pipelines.errors import RefusedFile
 from pipelines.inputs import InputFile
 from pipelines.sources.base import ParseContext, Parsed, Source, decode
 
+BARE_CR = re.compile(r"\r(?!\n)")
+
 logger = logging.getLogger(__name__)
 LONDON = "Europe/London"
 PUBLISHER = "data.police.uk (Home Office), from each police force's records"
@@ -249,12 +251,16 @@ def read_arrow(file: InputFile, data: bytes, text: str, header: list[str]) -> pa
 def read_published(file: InputFile, columns: dict[str, str]) -> pd.DataFrame:
     """The file's rows as trimmed text under canonical names, with ``source_line``."""
     decoded = decode(file)
+    text = decoded.text
     # pyarrow reads UTF-8 only: re-encode what decode() had to read as Windows-1252/latin-1.
-    data = file.data if decoded.encoding == "utf-8" else decoded.text.encode("utf-8")
-    first_line = decoded.text.lstrip("\ufeff").partition("\n")[0].rstrip("\r")
+    data = file.data if decoded.encoding == "utf-8" else text.encode("utf-8")
+    if BARE_CR.search(text):  # old Mac line endings (CR only): read them as newlines
+        text = BARE_CR.sub("\n", text)
+        data = text.encode("utf-8")
+    first_line = text.lstrip("\ufeff").partition("\n")[0].rstrip("\r")
     published = next(csv.reader([first_line]), [])
     check_header(file, [cell.strip() for cell in published], columns)
-    table = read_arrow(file, data, decoded.text, published)
+    table = read_arrow(file, data, text, published)
     if table.num_rows == 0:
         raise RefusedFile(file.name, "has a header but no data rows", row=2)
     frame = table.to_pandas()
@@ -262,7 +268,7 @@ def read_published(file: InputFile, columns: dict[str, str]) -> pd.DataFrame:
     frame = frame.rename(columns={v: k for k, v in columns.items()})[list(columns)]
     for column in frame.columns:
         frame[column] = frame[column].str.strip()
-    frame["source_line"] = source_lines(file, data, decoded.text, len(frame))
+    frame["source_line"] = source_lines(file, data, text, len(frame))
     return frame
 
 
