@@ -18,7 +18,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-READ_CONFIG = {"threads": 2, "memory_limit": "1GB"}
+# DuckDB's memory per reading process. The app's own Python (Streamlit, pandas, Plotly) takes
+# about 300 MB; 128MB more keeps a server at or under 500 MB (bench/RESULTS.md). A query that
+# needs more, such as a pivot over ten million street crimes, spills to <warehouse>.tmp.
+READ_CONFIG = {"threads": 2, "memory_limit": "128MB"}
 
 
 class WarehouseMissing(FileNotFoundError):
