@@ -39,6 +39,7 @@ from tests.helpers.gx import (
     expectation_column,
     mart_parameters,
     outside_bounds,
+    outside_set,
     suite_spec,
 )
 
@@ -81,9 +82,25 @@ def staged(realdata: Path) -> dict[str, Parsed]:
 
 
 @pytest.fixture(scope="module")
-def marts(real_warehouse: Path):
-    """A read-only connection to the real warehouse (temporary tables hold broken copies)."""
-    con = duckdb.connect(str(real_warehouse), read_only=True)
+def marts(real_warehouse: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A read-only connection to the real warehouse plus the documented example measure extract
+    (the published files carry none), so every mart has rows; temporary tables hold broken
+    copies."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, TODAY
+
+    warehouse = tmp_path_factory.mktemp("marts") / "oversight.duckdb"
+    shutil.copyfile(real_warehouse, warehouse)
+    example = ROOT / "docs" / "examples" / "mps_measure_extract_example.csv"
+    subprocess.run(
+        [sys.executable, "-m", "pipelines", "--warehouse", str(warehouse), "load",
+         "--today", TODAY.isoformat(), str(example)],
+        cwd=ROOT, check=True, capture_output=True, timeout=600,
+    )  # fmt: skip
+    con = duckdb.connect(str(warehouse), read_only=True)
     yield con
     con.close()
 
@@ -244,6 +261,9 @@ def break_table(con: duckdb.DuckDBPyConnection, suite: str, expectation: dict) -
         return ""
     column = kwargs["column"]
     value = sql_value(kind, kwargs, types[column])
+    if kind == "expect_column_values_to_be_in_set" and kwargs.get("row_condition"):
+        spare = outside_set(expectation, suite_spec(suite))  # allowed by the column's other set
+        value = f"'{spare}'" if isinstance(spare, str) else str(spare)
     if types[column] != "VARCHAR" and value.startswith("'"):
         con.execute(f'alter table {table} alter "{column}" type varchar')
     con.execute(f'update {table} set "{column}" = {value} where rowid = {first[0][0]}')

@@ -169,6 +169,27 @@ def outside_bounds(kwargs: dict) -> float:
     return high + 1 if high is not None else kwargs["min_value"] - 1
 
 
+def outside_set(expectation: dict, suite: list[dict]) -> object:
+    """A value this in-set expectation refuses; for a conditional one, a value the column's
+    unconditional set allows, so that only this expectation fails."""
+    kwargs = expectation["kwargs"]
+    column, allowed = kwargs.get("column"), kwargs.get("value_set")
+    if kwargs.get("row_condition") and isinstance(allowed, list):
+        for other in suite:
+            other_kwargs = other["kwargs"]
+            if (
+                other is not expectation
+                and other["type"] == expectation["type"]
+                and other_kwargs.get("column") == column
+                and not other_kwargs.get("row_condition")
+                and isinstance(other_kwargs.get("value_set"), list)
+            ):
+                spare = [v for v in other_kwargs["value_set"] if v not in allowed]
+                if spare:
+                    return spare[0]
+    return 15 if column == "month_day" else "not-allowed"
+
+
 def break_frame(
     frame: pd.DataFrame, expectation: dict, suite: list[dict], *, extra_column: str | None = None
 ) -> pd.DataFrame:
@@ -200,7 +221,7 @@ def break_frame(
     elif kind == "expect_column_values_to_match_regex":
         broken.loc[row, column] = "not-a-code"
     elif kind == "expect_column_values_to_be_in_set":
-        broken.loc[row, column] = 15 if column == "month_day" else "not-allowed"
+        broken.loc[row, column] = outside_set(expectation, suite)
     else:
         raise AssertionError(f"no breaker for {kind}")
     return broken
