@@ -3,7 +3,9 @@
 ``python -m bench.run --scale 1.0 --work /tmp/bench`` writes the data under ``WORK/data``, the
 databases under ``WORK/ingest`` and the results (``ingest.json``, ``pages.json``,
 ``summary.md``, screenshots) under ``WORK/results``. Data already generated for the same
-scale is reused. Keep WORK outside the repository: scale 1.0 is about 5 GB of CSV.
+scale is reused, and ``--parts`` runs some of ingest, pages, baseline and browser (the summary
+takes the others from the previous run). Keep WORK outside the repository: scale 1.0 is about
+5 GB of CSV.
 """
 
 from __future__ import annotations
@@ -114,6 +116,11 @@ def render(ingested: dict[str, Any], paged: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def earlier(path: Path) -> dict[str, Any]:
+    """Results a previous run wrote, for a summary of parts not run again."""
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = ten Met-sized years")
@@ -128,10 +135,18 @@ def main(argv: list[str] | None = None) -> int:
     manifest = data / "manifest.json"
     if not manifest.exists() or json.loads(manifest.read_text())["scale"] != args.scale:
         generate.generate(args.scale, data)
-    ingested = ingest.run(data, results, args.work / "ingest") if "ingest" in parts else {}
+    ingested = (
+        ingest.run(data, results, args.work / "ingest")
+        if "ingest" in parts
+        else earlier(results / "ingest.json")
+    )
     warehouse = args.work / "ingest" / "warehouse" / "oversight.duckdb"
     page_parts = tuple(p for p in pages.PARTS if p in parts)
-    paged = pages.run(warehouse, results, data, page_parts, args.quick) if page_parts else {}
+    paged = (
+        pages.run(warehouse, results, data, page_parts, args.quick)
+        if page_parts
+        else earlier(results / "pages.json")
+    )
     summary = render(ingested, paged)
     (results / "summary.md").write_text(summary)
     print(summary)

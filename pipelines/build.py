@@ -8,8 +8,11 @@ exactly as it was; refused files go to the quarantine folder with a report.
 
 Suites run as DuckDB SQL compiled from their JSON (pipelines/validate.py): a staged file is
 checked where its frame is and a mart inside the warehouse, so a ten-million-row mart never
-has to fit in pandas. Each load adds up the seconds it spends per phase (``LoadResult.phases``,
-logged when it ends) for the benchmarks in bench/.
+has to fit in pandas. A load redoes only what it changed: a mart reading nothing it loaded is
+kept, the row marts are updated for the files it loaded, and mart suites check only rows that
+changed since they last passed (``build_models``, ``check_scope``, ``meta.mart_state``). Each
+load adds up the seconds it spends per phase (``LoadResult.phases``, logged when it ends) for
+the benchmarks in bench/.
 """
 
 from __future__ import annotations
