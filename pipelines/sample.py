@@ -530,4 +530,3 @@ def write_sample(out: Path, config_path: Path) -> list[Path]:
     ]
     logger.info("wrote %d synthetic files under %s", len(paths), out)
     return paths
-

@@ -457,10 +457,7 @@ def test_named_harmless_mutants_load_exactly(base, originals, kind, make) -> Non
 
 @pytest.mark.parametrize(
     ("kind", "make"),
-    [
-        pytest.param(k, m, id=n)
-        for n, k, m, _e, _r in KNOWN_CRASHES
-    ],
+    [pytest.param(k, m, id=n) for n, k, m, _e, _r in KNOWN_CRASHES],
 )
 def test_known_crashes_are_refused_or_loaded(base, originals, kind, make) -> None:
     assert check_load(base, kind, make(originals[kind])) in ("refused", "loaded")

@@ -394,3 +394,29 @@ def test_plan_module_imports_no_pipeline_streamlit_or_duckdb():
         [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_a_plan_is_read_again_only_when_a_file_it_depends_on_changes(tmp_path):
+    """Pages ask for the plan on every rerun, so it is kept; an edit (even one that keeps the
+    file's size, made within the clock's resolution) must still be seen at once."""
+    import shutil
+
+    shutil.copytree(CONFIG, tmp_path / "config")
+    shutil.copytree(PROJECT_ROOT / "pipelines" / "sql" / "marts", tmp_path / "pipelines/sql/marts")
+    first = load_plan("pcp-2022-25", tmp_path)
+    assert load_plan("pcp-2022-25", tmp_path) is first
+
+    path = tmp_path / "config" / "plans" / "pcp-2022-25.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("for London 2022-25", "for London 2022-26"), encoding="utf-8")
+    assert load_plan("pcp-2022-25", tmp_path).title == "Police and Crime Plan for London 2022-26"
+
+    # A vocabulary file the plan is checked against: dropping a mart's column from the
+    # dictionary makes the plan's filter on it an error.
+    dictionary = tmp_path / "config" / "dictionary.yaml"
+    data = yaml.safe_load(dictionary.read_text(encoding="utf-8"))
+    mart = first.measures[0].source.mart
+    data["marts"][mart]["columns"] = {}
+    dictionary.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(PlanError):
+        load_plan("pcp-2022-25", tmp_path)

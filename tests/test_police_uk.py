@@ -140,9 +140,12 @@ def test_published_row_counts_typed_in_from_sources(warehouse: Path, realdata: P
         (realdata / MET_OUTCOMES / "2024-08-metropolitan-outcomes.csv.gz", 1868),
     ):
         assert len(raw_rows(path)[1]) == rows
-        assert scalar(
-            warehouse, "select rows from marts.loads where source_file_id = ?", [file_id(path)]
-        ) == rows
+        assert (
+            scalar(
+                warehouse, "select rows from marts.loads where source_file_id = ?", [file_id(path)]
+            )
+            == rows
+        )
 
 
 @pytest.mark.parametrize("month", STOP_MONTHS)
@@ -355,12 +358,15 @@ def test_repeated_crime_ids_are_kept(warehouse: Path, realdata: Path) -> None:
     ids = Counter(r[0] for r in raw_rows(path)[1] if r[0])
     repeated = sum(n - 1 for n in ids.values() if n > 1)
     assert repeated == 29
-    assert scalar(
-        warehouse,
-        "select count(crime_id) - count(distinct crime_id) from marts.street_crime "
-        "where source_file_id = ?",
-        [file_id(path)],
-    ) == repeated
+    assert (
+        scalar(
+            warehouse,
+            "select count(crime_id) - count(distinct crime_id) from marts.street_crime "
+            "where source_file_id = ?",
+            [file_id(path)],
+        )
+        == repeated
+    )
 
 
 def test_files_mart_says_which_crime_types_each_file_covers(
@@ -413,16 +419,20 @@ def test_loading_a_street_month_again_replaces_it(
     original = realdata / CITY / "2023-03-city-of-london-street.csv"
     assert load_paths([original], settings).published
     revised = write_changed_copy(
-        original, tmp_path / "city-march-redownload.csv", 2, "Last outcome category",
+        original,
+        tmp_path / "city-march-redownload.csv",
+        2,
+        "Last outcome category",
         "Awaiting court outcome",
     )
     result = load_paths([revised], settings)
     assert [o.status for o in result.outcomes] == ["loaded"]
     live = settings.warehouse
     assert scalar(live, "select count(*) from marts.street_crime") == 709
-    assert scalar(
-        live, "select last_outcome from marts.street_crime where source_line = 2"
-    ) == "Awaiting court outcome"
+    assert (
+        scalar(live, "select last_outcome from marts.street_crime where source_line = 2")
+        == "Awaiting court outcome"
+    )
     assert load_statuses(live) == {file_id(original): "superseded", file_id(revised): "loaded"}
     rows = rows_of(live, "select kind, rows, source_file_id from marts.police_uk_files")
     assert rows == [("street", 709, file_id(revised))]
@@ -585,20 +595,40 @@ STOP_CASES: list[Case] = [
     (1, "unreadable_date", set_cell(4, "Date", "30/06/2023 23:07"), 4, "Date"),
     (2, "future_month", future_searches, 2, "Date"),
     (3, "outside_file_month", set_cell(5, "Date", "2023-03-15T12:00:00+00:00"), 5, "Date"),
-    (4, "operation_flag", set_cell(6, "Part of a policing operation", "Yes"), 6,
-     "Part of a policing operation"),
-    (5, "linked_flag", set_cell(7, "Outcome linked to object of search", "maybe"), 7,
-     "Outcome linked to object of search"),
-    (6, "strip_search_flag", set_cell(8, "Removal of more than just outer clothing", "1"), 8,
-     "Removal of more than just outer clothing"),
+    (
+        4,
+        "operation_flag",
+        set_cell(6, "Part of a policing operation", "Yes"),
+        6,
+        "Part of a policing operation",
+    ),
+    (
+        5,
+        "linked_flag",
+        set_cell(7, "Outcome linked to object of search", "maybe"),
+        7,
+        "Outcome linked to object of search",
+    ),
+    (
+        6,
+        "strip_search_flag",
+        set_cell(8, "Removal of more than just outer clothing", "1"),
+        8,
+        "Removal of more than just outer clothing",
+    ),
     (7, "longitude_text", set_cell(9, "Longitude", "west"), 9, "Longitude"),
     (8, "latitude_text", set_cell(10, "Latitude", "north"), 10, "Latitude"),
     (9, "longitude_abroad", set_cell(11, "Longitude", "12.5"), 11, "Longitude"),
     (10, "latitude_abroad", set_cell(12, "Latitude", "40.1"), 12, "Latitude"),
     (11, "unknown_gender", set_cell(13, "Gender", "Unknown"), 13, "Gender"),
     (12, "unknown_age_band", set_cell(14, "Age range", "35-44"), 14, "Age range"),
-    (13, "unknown_officer_ethnicity", set_cell(15, "Officer-defined ethnicity", "Martian"), 15,
-     "Officer-defined ethnicity"),
+    (
+        13,
+        "unknown_officer_ethnicity",
+        set_cell(15, "Officer-defined ethnicity", "Martian"),
+        15,
+        "Officer-defined ethnicity",
+    ),
 ]
 SUITE_CASES = {
     "stg_police_uk_street": STREET_CASES,
@@ -624,8 +654,10 @@ def head_file(path: Path, mutate: Mutation, target: Path) -> Path:
 
 
 def case_params(cases: list[Case]) -> list:
-    return [pytest.param(index, mutate, line, column, id=name) for index, name, mutate, line,
-            column in cases]
+    return [
+        pytest.param(index, mutate, line, column, id=name)
+        for index, name, mutate, line, column in cases
+    ]
 
 
 @pytest.mark.parametrize(("index", "mutate", "line", "column"), case_params(STREET_CASES))
