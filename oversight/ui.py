@@ -325,6 +325,48 @@ def require_warehouse(settings: Settings) -> None:
         st.stop()
 
 
+# --- editing the app-state store ---------------------------------------------------------------
+
+
+def show_flash(key: str) -> None:
+    """The note a saved edit left for the rerun after it (shown once)."""
+    if flash := st.session_state.pop(key, None):
+        st.success(flash)
+
+
+def flash_and_rerun(key: str, message: str) -> NoReturn:
+    """Leave a note for the next run and rerun the page (so it shows what was saved)."""
+    st.session_state[key] = message
+    st.rerun()
+
+
+def attempt(change: Callable[[], Any], flash_key: str, message: Callable[[Any], str]) -> None:
+    """Make a change to the app-state store: show its refusal, or rerun with a note."""
+    from oversight.governance import StateError
+
+    try:
+        done = change()
+    except StateError as exc:
+        st.error(str(exc))
+    else:
+        flash_and_rerun(flash_key, message(done))
+
+
+def save_form(
+    save: Callable[[dict[str, Any], str | None], str],
+    record: dict[str, Any],
+    who: str | None,
+    target: str,
+    id_key: str,
+    noun: str,
+    flash_key: str,
+) -> None:
+    """Save a form's record, new or (``target`` not "new") edited, with the note "Saved X id"."""
+    if target != "new":
+        record = {**record, id_key: target}
+    attempt(lambda: save(record, who), flash_key, lambda saved: f"Saved {noun} {saved}.")
+
+
 # --- charts with their table ---------------------------------------------------------------------
 
 

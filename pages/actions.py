@@ -22,6 +22,7 @@ viewer = ui.current_viewer(settings)
 who = (viewer.email or viewer.name) if viewer.can_edit else None
 today = settings.today
 FLAG_COLOUR = STATUS_COLOURS["deteriorating"]
+FLASH = "actions_flash"
 HIGH_RISK = 15  # likelihood x impact at or above this is rated high
 SOURCE = "London Policing Board actions log and risk register (MOPAC app-state store)"
 
@@ -46,8 +47,7 @@ st.caption(
 )
 if not viewer.can_edit:
     st.info("You are signed in as a reader: you can see actions and risks but not change them.")
-if flash := st.session_state.pop("actions_flash", None):
-    st.success(flash)
+ui.show_flash(FLASH)
 
 
 def day(value: object) -> str:
@@ -70,11 +70,6 @@ def meeting_short(meeting_id: object) -> str:
         return "–" if not meeting_id or pd.isna(meeting_id) else str(meeting_id)
     body = governance.BODY_CODES.get(found["body"].iloc[0], found["body"].iloc[0])
     return f"{body} {day(found['date'].iloc[0])}"
-
-
-def flash_and_rerun(message: str) -> None:
-    st.session_state["actions_flash"] = message
-    st.rerun()
 
 
 def flag_style(value: object) -> str:
@@ -223,14 +218,7 @@ def action_form() -> None:
                 "meeting_id": meeting_id,
                 "measure_id": measure_id,
             }
-            if target != "new":
-                record["action_id"] = target
-            try:
-                saved = store.save_action(record, who)
-            except governance.StateError as exc:
-                st.error(str(exc))
-            else:
-                flash_and_rerun(f"Saved action {saved}.")
+            ui.save_form(store.save_action, record, who, target, "action_id", "action", FLASH)
 
 
 if viewer.can_edit:
@@ -316,14 +304,7 @@ def risk_form() -> None:
                 "measure_ids": linked_ids,
                 "status": state,
             }
-            if target != "new":
-                record["risk_id"] = target
-            try:
-                saved = store.save_risk(record, who)
-            except governance.StateError as exc:
-                st.error(str(exc))
-            else:
-                flash_and_rerun(f"Saved risk {saved}.")
+            ui.save_form(store.save_risk, record, who, target, "risk_id", "risk", FLASH)
 
 
 if viewer.can_edit:

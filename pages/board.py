@@ -22,6 +22,7 @@ who = (viewer.email or viewer.name) if viewer.can_edit else None
 today = settings.today
 FLAG_DAYS = 14
 FLAG_COLOUR = STATUS_COLOURS["deteriorating"]
+FLASH = "board_flash"
 
 st.title("Board forward plan")
 try:
@@ -44,8 +45,7 @@ st.caption(
 )
 if not viewer.can_edit:
     st.info("You are signed in as a reader: you can see the forward plan but not change it.")
-if flash := st.session_state.pop("board_flash", None):
-    st.success(flash)
+ui.show_flash(FLASH)
 
 
 def day(value: date | None) -> str:
@@ -55,11 +55,6 @@ def day(value: date | None) -> str:
 def meeting_name(meeting_id: str) -> str:
     row = meetings.set_index("meeting_id").loc[meeting_id]
     return f"{day(row['date'])} · {row['body']}"
-
-
-def flash_and_rerun(message: str) -> None:
-    st.session_state["board_flash"] = message
-    st.rerun()
 
 
 # --- the meetings ------------------------------------------------------------------------------
@@ -247,14 +242,13 @@ if options:
                     points = ui.read(settings, governance.current_points, plan_id, as_at, today)
             except Exception as exc:  # points are optional in a snapshot
                 st.warning(f"Challenge points could not be raised, so none were frozen: {exc}")
-            try:
-                snapshot_id = store.freeze_snapshot(
+            ui.attempt(
+                lambda: store.freeze_snapshot(
                     meeting_id, plan_id, as_at, info["version"], values, points, who
-                )
-            except governance.StateError as exc:
-                st.error(str(exc))
-            else:
-                flash_and_rerun(f"Froze snapshot {snapshot_id} with {len(points)} point(s).")
+                ),
+                FLASH,
+                lambda snapshot_id: f"Froze snapshot {snapshot_id} with {len(points)} point(s).",
+            )
 
 # --- editing (editors only) --------------------------------------------------------------------
 
@@ -285,15 +279,14 @@ def meeting_form() -> None:
             index=governance.MEETING_STATUSES.index(current.get("status", "planned")),
         )
         if st.form_submit_button("Save meeting"):
-            record = {"body": body_in, "date": when, "papers_due": papers, "theme": theme}
-            if target != "new":
-                record["meeting_id"] = target
-            try:
-                saved = store.save_meeting({**record, "status": state}, who)
-            except governance.StateError as exc:
-                st.error(str(exc))
-            else:
-                flash_and_rerun(f"Saved meeting {saved}.")
+            record = {
+                "body": body_in,
+                "date": when,
+                "papers_due": papers,
+                "theme": theme,
+                "status": state,
+            }
+            ui.save_form(store.save_meeting, record, who, target, "meeting_id", "meeting", FLASH)
 
 
 def agenda_form(meeting_id: str) -> None:
@@ -335,14 +328,9 @@ def agenda_form(meeting_id: str) -> None:
                 "measure_ids": linked,
                 "lead": lead,
             }
-            if target != "new":
-                record["item_id"] = target
-            try:
-                saved = store.save_agenda_item(record, who)
-            except governance.StateError as exc:
-                st.error(str(exc))
-            else:
-                flash_and_rerun(f"Saved agenda item {saved}.")
+            ui.save_form(
+                store.save_agenda_item, record, who, target, "item_id", "agenda item", FLASH
+            )
 
 
 if viewer.can_edit:

@@ -34,8 +34,7 @@ st.caption(
     "overdue and refused data are raised too. The questions are drafts for officers to accept, "
     "edit or dismiss."
 )
-if flash := st.session_state.pop("challenge_flash", None):
-    st.success(flash)
+ui.show_flash("challenge_flash")
 
 try:
     store = governance.StateStore(settings.state)
@@ -186,22 +185,18 @@ def decision_form(point: challenge.ChallengePoint, key: str) -> None:
         finding = st.text_area("Finding (for an edit)", point.finding, key=f"finding_{key}")
         question = st.text_area("Question (for an edit)", point.question, key=f"question_{key}")
         if st.form_submit_button("Record decision"):
-            try:
-                store.record_decision(
+            ui.attempt(
+                lambda: store.record_decision(
                     point.point_id,
                     choice,
                     reason,
                     who,
                     edited_finding=finding if choice == "edited" else None,
                     edited_question=question if choice == "edited" else None,
-                )
-            except governance.StateError as exc:
-                st.error(str(exc))
-            else:
-                st.session_state["challenge_flash"] = (
-                    f"Recorded: {choice} ({point.measure_label}, {point.geography_name})."
-                )
-                st.rerun()
+                ),
+                "challenge_flash",
+                lambda _: f"Recorded: {choice} ({point.measure_label}, {point.geography_name}).",
+            )
 
 
 def show_point(number: int, point: challenge.ChallengePoint, *, nested: bool = False) -> None:

@@ -482,3 +482,30 @@ def test_corrupt_state_file_shows_a_sentence_not_a_traceback(
     assert not at.exception
     assert any("not an oversight state store" in e.value for e in at.error)
     assert state.read_bytes() == b"garbage" * 200
+
+
+def test_an_editor_saves_an_action_from_the_page_and_a_refusal_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch, sample_warehouse: Path, seeded: StateStore, local_server
+) -> None:
+    at = open_app(monkeypatch, sample_warehouse, seeded.path, "internal", dev=True).run()
+    at.switch_page("pages/actions.py").run()
+    before = seeded.actions(today=TODAY)
+
+    # A refusal by the store is shown and nothing is written.
+    at.button(key="FormSubmitter:action_form_new-Save action").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["An action needs a description."]
+    pd.testing.assert_frame_equal(seeded.actions(today=TODAY), before)
+
+    # A new action is saved under the editor's name and the rerun says which.
+    form = next(t for t in at.text_area if t.label == "Action")
+    form.set_value("Report the robbery problem-solving plan to the Board")
+    next(t for t in at.text_input if t.label == "Owner (a role)").set_value("MPS Met Operations")
+    at.button(key="FormSubmitter:action_form_new-Save action").click().run()
+    assert not at.exception
+    after = seeded.actions(today=TODAY)
+    added = after[~after["action_id"].isin(before["action_id"])]
+    assert list(added["action"]) == ["Report the robbery problem-solving plan to the Board"]
+    saved = added["action_id"].iloc[0]
+    assert [s.value for s in at.success] == [f"Saved action {saved}."]
+    assert saved in at.table[0].value["Id"].tolist()
