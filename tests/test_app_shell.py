@@ -16,15 +16,6 @@ from tests.conftest import ROOT
 APP = str(ROOT / "app.py")
 
 
-@pytest.fixture
-def local_server():
-    """Pretend the server is bound to 127.0.0.1 (as `streamlit run --server.address` sets)."""
-    before = st_config.get_option("server.address")
-    st_config.set_option("server.address", "127.0.0.1")
-    yield
-    st_config.set_option("server.address", before)
-
-
 def app(monkeypatch: pytest.MonkeyPatch, warehouse: Path, mode: str = "public", **env: str):
     monkeypatch.setenv("OVERSIGHT_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("OVERSIGHT_MODE", mode)

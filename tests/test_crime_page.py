@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from oversight import crime, reference, stats
 from oversight.plan import Break, load_breaks
+from tests.helpers import apptest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = "pages/crime.py"
@@ -32,11 +33,7 @@ CONNECT = date(2024, 11, 1)
 def open_page(warehouse: Path, **params: str) -> AppTest:
     """Run the crime page on ``warehouse`` (public mode) with ``params`` in the URL."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("OVERSIGHT_WAREHOUSE", str(warehouse))
-        mp.delenv("OVERSIGHT_MODE", raising=False)
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
-        for key, value in params.items():
-            at.query_params[key] = value
+        at = apptest.open_app(mp, warehouse, **params)
         at.switch_page(PAGE).run()
     assert not at.exception, [e.value for e in at.exception]
     return at

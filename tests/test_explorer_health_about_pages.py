@@ -20,53 +20,22 @@ import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from streamlit import config as st_config
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from oversight import explore, health, ui
+from oversight import explore, health
 from oversight.plan import load_breaks
 from tests.conftest import ROOT
+from tests.helpers import apptest
 
 TODAY = "2026-11-23"
-
-
-@pytest.fixture
-def local_server():
-    """Pretend the server is bound to 127.0.0.1 (as `streamlit run --server.address` sets)."""
-    before = st_config.get_option("server.address")
-    st_config.set_option("server.address", "127.0.0.1")
-    yield
-    st_config.set_option("server.address", before)
 
 
 def open_page(
     monkeypatch: pytest.MonkeyPatch, warehouse: Path, page: str, mode: str = "public",
     today: str = TODAY, **params: str,
 ) -> AppTest:  # fmt: skip
-    """Run the app on ``warehouse`` and switch to ``page`` with ``params`` in the URL.
-
-    AppTest resets Streamlit's pages-folder flag before every run, so the first-request rerun
-    of ``ui.ensure_navigation`` would drop a page whose URL path differs from its file name
-    (data-health); the flag is switched off here without the rerun.
-    """
-    monkeypatch.setattr(
-        ui, "ensure_navigation", lambda: setattr(PagesManager, "uses_pages_directory", False)
-    )
-    monkeypatch.setenv("OVERSIGHT_WAREHOUSE", str(warehouse))
-    monkeypatch.setenv("OVERSIGHT_TODAY", today)
-    monkeypatch.setenv("OVERSIGHT_MODE", mode)
-    if mode == "internal":
-        monkeypatch.setenv("OVERSIGHT_DEV_LOGIN", "1")
-    else:
-        monkeypatch.delenv("OVERSIGHT_DEV_LOGIN", raising=False)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    """``page`` on ``warehouse`` in ``mode`` with ``params`` in the URL."""
+    return apptest.open_page(monkeypatch, warehouse, page, mode, today=today, **params)
 
 
 def sql(warehouse: Path, query: str, params: list | None = None) -> list[tuple]:

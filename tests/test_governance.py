@@ -11,17 +11,14 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from streamlit import config as st_config
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from oversight import governance, scorecard, ui
+from oversight import governance, scorecard
 from oversight import plan as plan_mod
 from oversight.charts import STATUS_SYMBOLS
 from oversight.governance import StateError, StateStore
-from tests.conftest import ROOT
+from tests.helpers import apptest
 
-APP = str(ROOT / "app.py")
 TODAY = date(2026, 11, 23)
 EDITOR = "editor@example.org"
 BOARD = "London Policing Board"
@@ -327,31 +324,12 @@ def test_papers_flag_within_fourteen_days() -> None:
 # --- the pages ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def local_server():
-    before = st_config.get_option("server.address")
-    st_config.set_option("server.address", "127.0.0.1")
-    yield
-    st_config.set_option("server.address", before)
-
-
 def open_app(
     monkeypatch: pytest.MonkeyPatch, warehouse: Path, state: Path, mode: str, dev: bool
 ) -> AppTest:
-    # AppTest resets the pages-folder flag before every run, so ensure_navigation's one-off
-    # rerun would swallow a button click; switch the flag off without the rerun.
-    monkeypatch.setattr(
-        ui, "ensure_navigation", lambda: setattr(PagesManager, "uses_pages_directory", False)
+    return apptest.open_app(
+        monkeypatch, warehouse, mode, dev=dev, state=state, today=TODAY, timeout=120
     )
-    monkeypatch.setenv("OVERSIGHT_WAREHOUSE", str(warehouse))
-    monkeypatch.setenv("OVERSIGHT_STATE", str(state))
-    monkeypatch.setenv("OVERSIGHT_TODAY", TODAY.isoformat())
-    monkeypatch.setenv("OVERSIGHT_MODE", mode)
-    if dev:
-        monkeypatch.setenv("OVERSIGHT_DEV_LOGIN", "1")
-    else:
-        monkeypatch.delenv("OVERSIGHT_DEV_LOGIN", raising=False)
-    return AppTest.from_file(APP, default_timeout=120)
 
 
 def headline_from_sql(warehouse: Path) -> dict[str, str]:

@@ -11,12 +11,11 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from oversight import public_voice as pv
-from oversight import ui
 from oversight.measures import load_statistics
+from tests.helpers import apptest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = "pages/public_voice.py"
@@ -24,25 +23,8 @@ PAS_CSV = "mopac_pas/PAS_TandC_dashboard_Borough_sheet__to_Q3_23-24.csv"
 
 
 def open_page(monkeypatch: pytest.MonkeyPatch, warehouse: Path, **params: str) -> AppTest:
-    """Run the app on ``warehouse`` and switch to the page with ``params`` in the URL.
-
-    AppTest resets Streamlit's pages-folder flag before every run, so the first-request rerun
-    of ``ui.ensure_navigation`` would drop the page chosen with ``switch_page`` (its URL path
-    differs from its file name). Here the flag is switched off without the rerun; the
-    first-request behaviour itself is tested with the app shell.
-    """
-    monkeypatch.setattr(
-        ui, "ensure_navigation", lambda: setattr(PagesManager, "uses_pages_directory", False)
-    )
-    monkeypatch.setenv("OVERSIGHT_WAREHOUSE", str(warehouse))
-    monkeypatch.delenv("OVERSIGHT_MODE", raising=False)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    """The public voice page on ``warehouse`` with ``params`` in the URL."""
+    return apptest.open_page(monkeypatch, warehouse, PAGE, **params)
 
 
 def specs(at: AppTest) -> list[dict]:
