@@ -19,6 +19,7 @@ import pandas as pd
 import streamlit as st
 
 from oversight import queries
+from oversight.charts import NEUTRAL
 from oversight.settings import Settings
 from oversight.warehouse import (
     REBUILD_ADVICE,
@@ -487,6 +488,10 @@ def scorecard_table(group: pd.DataFrame) -> pd.DataFrame:
 def scorecard_column_config() -> dict[str, Any]:
     return {
         "Status": st.column_config.TextColumn("Status", width="medium"),
-        "Measure": st.column_config.TextColumn("Measure", width="large"),
-        "Trend": st.column_config.LineChartColumn("Trend (up to 36 periods)", width="medium"),
+        "Measure": st.column_config.TextColumn("Measure"),
+        # Neutral grey: a trend line says nothing good or bad (Streamlit draws it in the theme's
+        # accent colour otherwise).
+        "Trend": st.column_config.LineChartColumn(
+            "Trend (up to 36 periods)", width="medium", color=NEUTRAL
+        ),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -9,7 +10,7 @@ import pytest
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from oversight import navigation
+from oversight import charts, navigation
 from oversight.charts import STATUS_SYMBOLS
 from tests.conftest import ROOT
 
@@ -121,6 +122,13 @@ def test_scorecard_shows_the_stored_measure_values(
     assert sum(metrics.values()) <= len(shown)
     assert any("Synthetic sample data" in w.value for w in at.warning)
     assert "synthetic sample" in at.caption[0].value
+    # The trend sparklines are drawn in neutral grey, never the theme's red accent: a trend
+    # says nothing good or bad, and context measures are never shown in a status colour.
+    trends = [
+        json.loads(frame.proto.columns)["Trend"] for frame in at.dataframe if frame.value.size
+    ]
+    assert trends
+    assert {column["type_config"]["color"] for column in trends} == {charts.NEUTRAL}
 
 
 def test_url_filters_open_a_borough_and_plan(
