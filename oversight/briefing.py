@@ -173,17 +173,6 @@ def london_card(
 # --- wording ------------------------------------------------------------------------------------
 
 
-def period_text(row: pd.Series) -> str:
-    """'12 months to Dec 2025', 'month of Dec 2025', '–' (as the scorecard page words it)."""
-    end = row.get("period_end")
-    if end is None or pd.isna(end):
-        return "–"
-    label = {"r12": "12 months to", "month": "month of", "fy": "year to"}.get(
-        row.get("window"), "to"
-    )
-    return f"{label} {pd.Timestamp(end):%b %Y}"
-
-
 def status_rows(group: pd.DataFrame) -> Table:
     """The status table of one priority: the scorecard's own figures and wording."""
     rows, colours = [], []
@@ -194,9 +183,9 @@ def status_rows(group: pd.DataFrame) -> Table:
         rows.append(
             (
                 str(label),
-                STATUS_SYMBOLS.get(row["status"], str(row["status"])),
+                STATUS_SYMBOLS[scorecard.shown_status(row["status"], row["value"])],
                 scorecard.fmt_value(row["value"], row["unit"]),
-                period_text(row),
+                scorecard.period_text(row),
                 scorecard.fmt_change(row),
             )
         )

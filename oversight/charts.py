@@ -42,6 +42,8 @@ STATUS_SYMBOLS = {
     "context": "◆ context",
     "not comparable": "○ not comparable",
     "no data": "– no data",
+    # Shown (not stored) for a "no data" row that has a value but nothing to compare it with.
+    "no comparison": "– no comparison",
 }
 FONT = "Source Sans Pro, Arial, sans-serif"
 

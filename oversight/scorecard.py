@@ -107,6 +107,25 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def shown_status(status: str, value: Any) -> str:
+    """The status a page shows: a stored "no data" with a value is "no comparison" (the figure
+    is there, the period it would be compared with is not)."""
+    if status == "no data" and value is not None and pd.notna(value):
+        return "no comparison"
+    return status
+
+
+def period_text(row: pd.Series) -> str:
+    """'12 months to Dec 2025', 'month of Dec 2025', '–': the period a figure covers."""
+    end = row.get("period_end")
+    if end is None or pd.isna(end):
+        return "–"
+    label = {"r12": "12 months to", "month": "month of", "fy": "year to"}.get(
+        row.get("window"), "to"
+    )
+    return f"{label} {pd.Timestamp(end):%b %Y}"
+
+
 def fmt_value(value: Any, unit: str) -> str:
     """A value for a table cell: proportions as %, counts with separators."""
     if value is None or (isinstance(value, float) and math.isnan(value)):

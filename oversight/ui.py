@@ -458,18 +458,12 @@ def scorecard_table(group: pd.DataFrame) -> pd.DataFrame:
     from oversight import scorecard
     from oversight.charts import STATUS_SYMBOLS
 
-    def period(row: pd.Series) -> str:
-        end = row["period_end"]
-        if end is None or pd.isna(end):
-            return "–"
-        label = {"r12": "12 months to", "month": "month of", "fy": "year to"}.get(
-            row["window"], "to"
-        )
-        return f"{label} {pd.Timestamp(end):%b %Y}"
-
     return pd.DataFrame(
         {
-            "Status": [STATUS_SYMBOLS.get(s, s) for s in group["status"]],
+            "Status": [
+                STATUS_SYMBOLS[scorecard.shown_status(s, v)]
+                for s, v in zip(group["status"], group["value"], strict=True)
+            ],
             "Measure": [
                 f"{label} (proxy)" if proxy else label
                 for label, proxy in zip(group["measure_label"], group["proxy"], strict=True)
@@ -478,7 +472,7 @@ def scorecard_table(group: pd.DataFrame) -> pd.DataFrame:
                 scorecard.fmt_value(v, u)
                 for v, u in zip(group["value"], group["unit"], strict=True)
             ],
-            "Period": [period(r) for _, r in group.iterrows()],
+            "Period": [scorecard.period_text(r) for _, r in group.iterrows()],
             "Change (95% CI)": [scorecard.fmt_change(r) for _, r in group.iterrows()],
             "Trend": list(group["trend"]) if "trend" in group else [[]] * len(group),
         }

@@ -49,7 +49,10 @@ table = pd.DataFrame(
     {
         "Priority": profile["priority_title"],
         "Measure": profile["measure_label"],
-        "Status": [charts.STATUS_SYMBOLS.get(s, s) for s in profile["status"]],
+        "Status": [
+            charts.STATUS_SYMBOLS[scorecard.shown_status(s, v)]
+            for s, v in zip(profile["status"], profile["value"], strict=True)
+        ],
         name: [
             scorecard.fmt_value(v, u) for v, u in zip(profile.value, profile.unit, strict=True)
         ],

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from oversight import scorecard, ui
-from oversight.charts import STATUS_SYMBOLS
 from oversight.settings import get_settings
 
 ui.ensure_navigation()
@@ -37,14 +37,24 @@ st.caption(
     "Context measures are never judged good or bad."
 )
 
-counts = card["status"].value_counts()
-columns = st.columns(5)
-for column, label in zip(
-    columns,
-    ("deteriorating", "improving", "no significant change", "context", "no data"),
-    strict=True,
-):
-    column.metric(STATUS_SYMBOLS[label].split(" ", 1)[1].capitalize(), int(counts.get(label, 0)))
+shown = [scorecard.shown_status(s, v) for s, v in zip(card["status"], card["value"], strict=True)]
+counts = pd.Series(shown, dtype="object").value_counts()
+tiles = {
+    "Deteriorating": ("deteriorating",),
+    "Improving": ("improving",),
+    "No significant change": ("no significant change",),
+    "Context": ("context",),
+    "Not compared": ("not comparable", "no comparison"),
+    "No data": ("no data",),
+}
+for column, (label, statuses) in zip(st.columns(len(tiles)), tiles.items(), strict=True):
+    column.metric(
+        label,
+        sum(int(counts.get(s, 0)) for s in statuses),
+        help="A series break or no complete earlier period: the figure is shown, not judged."
+        if label == "Not compared"
+        else None,
+    )
 
 for title, group in card.groupby("priority_title", sort=False):
     st.subheader(title)

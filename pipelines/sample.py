@@ -489,21 +489,14 @@ def write_measure_extract(out: Path, config: dict[str, Any], rng: np.random.Gene
     for measure, (unit, mean, sd) in spec["measures"].items():
         for month in month_range(*spec["months"]):
             end = (pd.Timestamp(month) + pd.offsets.MonthEnd(0)).date()
-            denominator = int(rng.integers(8000, 12000))
-            value = float(np.clip(rng.normal(mean, sd), 0, 1))
-            rows.append(
-                [
-                    measure,
-                    month.isoformat(),
-                    end.isoformat(),
-                    "MPS",
-                    round(value, 4),
-                    round(value * denominator),
-                    denominator,
-                    unit,
-                    SYNTHETIC_NOTE,
-                ]
-            )
+            if unit == "count":  # a count has no base: numerator and denominator blank
+                figures = [max(round(rng.normal(mean, sd)), 0), "", ""]
+            else:
+                denominator = int(rng.integers(8000, 12000))
+                value = float(np.clip(rng.normal(mean, sd), 0, 1))
+                figures = [round(value, 4), round(value * denominator), denominator]
+            period = [month.isoformat(), end.isoformat()]
+            rows.append([measure, *period, "MPS", *figures, unit, SYNTHETIC_NOTE])
     header = [
         "measure_id",
         "period_start",

@@ -110,16 +110,28 @@ def test_scorecard_shows_the_stored_measure_values(
         if "Measure" in table.columns:
             shown.update(dict(zip(table["Measure"], table["Status"], strict=True)))
     # Every measure appears with the status stored for one of its windows.
+    # ("no comparison" is a stored "no data" that has a value: nothing to compare it with.)
     for label, status in shown.items():
         name = label.removesuffix(" (proxy)")
-        statuses = set(stored.loc[stored.measure_label == name, "status"])
-        assert status.split(" ", 1)[1] in statuses, (label, status, statuses)
+        rows = stored[stored.measure_label == name]
+        statuses = set(rows["status"])
+        word = status.split(" ", 1)[1]
+        if word == "no comparison":
+            assert ((rows.status == "no data") & rows.value.notna()).any(), (label, statuses)
+        else:
+            assert word in statuses, (label, status, statuses)
     robbery = stored[(stored.measure_label == "Robbery") & (stored.window == "month")]
     assert robbery.empty or any(
         f"{robbery['value'].iloc[0]:,.0f}" in str(t.value.get("Latest", "")) for t in at.dataframe
     )
+    # The tiles count every measure once; a figure with nothing to compare is "not compared".
     metrics = {m.label: int(m.value) for m in at.metric}
-    assert sum(metrics.values()) <= len(shown)
+    assert sum(metrics.values()) == len(shown)
+    statuses = [s.split(" ", 1)[1] for s in shown.values()]
+    assert metrics["Not compared"] == statuses.count("no comparison") + statuses.count(
+        "not comparable"
+    )
+    assert metrics["No data"] == statuses.count("no data")
     assert any("Synthetic sample data" in w.value for w in at.warning)
     assert "synthetic sample" in at.caption[0].value
     # The trend sparklines are drawn in neutral grey, never the theme's red accent: a trend
