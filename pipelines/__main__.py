@@ -175,14 +175,17 @@ def command_rebuild(args: argparse.Namespace, settings: Settings) -> int:
 
 def command_sample(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.build import load_paths
-    from pipelines.sample import write_sample
+    from pipelines.sample import sample_lock, write_sample
 
     out = Path(args.out) if args.out else settings.sample_dir
-    paths = write_sample(out, settings.config_dir / "sample.yaml")
-    print(f"Wrote {len(paths)} synthetic files to {out}.")
-    if args.no_load:
-        return 0
-    result = load_paths([out], settings, {"synthetic": True})
+    # Two first runs at once (two app servers, parallel tests) share data/sample: one writes
+    # and loads while the other waits, so no load reads a file the other is rewriting.
+    with sample_lock(out):
+        paths = write_sample(out, settings.config_dir / "sample.yaml")
+        print(f"Wrote {len(paths)} synthetic files to {out}.")
+        if args.no_load:
+            return 0
+        result = load_paths([out], settings, {"synthetic": True})
     rows = [[shorten(o.file), o.source, f"{o.rows:,}", o.status] for o in result.outcomes]
     print(format_table(["file", "source", "rows", "status"], rows))
     for outcome in result.refused:

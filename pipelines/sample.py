@@ -9,11 +9,14 @@ labels it so wherever it is shown.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import fcntl
 import io
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -511,6 +514,66 @@ def write_measure_extract(out: Path, config: dict[str, Any], rng: np.random.Gene
     return write_csv(out / "mps" / "mps_measure_extract_sample.csv", header, rows, newline="\n")
 
 
+HOMICIDE_HEADER = [
+    "Count of Victims",
+    "Age Group",
+    "Sex",
+    "Method of Killing",
+    "Domestic Abuse",
+    "Recorded Date",
+    "Homicide Offence Type",
+    "Solved Status",
+    "Borough",
+    "Officer Observed Ethnicity",
+]
+
+
+def write_homicide(out: Path, config: dict[str, Any], rng: np.random.Generator) -> Path:
+    """The MPS Homicide Dashboard victim file: CRLF, "Jan-24" months, the published spellings."""
+    spec = config["homicide"]
+    shares = config["datastore_shape_borough_share"]["VIOLENCE AGAINST THE PERSON"]
+    names = [spec["published_names"].get(b, b) for b in shares]
+    weights = normalised(dict(shares)) * (1 - spec["heathrow_share"])
+    boroughs = np.array([*names, "Heathrow "])
+    borough_p = np.append(weights, spec["heathrow_share"])
+    fields = (
+        "age_group", "sex", "method", "domestic_abuse", "offence_type", "solved_status",
+        "officer_observed_ethnicity",
+    )  # fmt: skip
+    rows = []
+    for month in month_range(*spec["months"]):
+        for _ in range(int(rng.poisson(spec["victims_per_month"]))):
+            drawn = {f: rng.choice(list(spec[f]), p=normalised(spec[f])) for f in fields}
+            borough = rng.choice(boroughs, p=borough_p)
+            rows.append(
+                [
+                    1,
+                    drawn["age_group"],
+                    drawn["sex"],
+                    drawn["method"],
+                    drawn["domestic_abuse"],
+                    f"{month:%b-%y}",
+                    drawn["offence_type"],
+                    drawn["solved_status"],
+                    borough,
+                    drawn["officer_observed_ethnicity"],
+                ]
+            )
+    return write_csv(out / "mps" / "Homicides_sample.csv", HOMICIDE_HEADER, rows)
+
+
+@contextlib.contextmanager
+def sample_lock(out: Path) -> Iterator[None]:
+    """Hold the sample folder's lock (waiting for it) while writing and loading the sample."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f".{out.name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def write_sample(out: Path, config_path: Path) -> list[Path]:
     """Write every synthetic extract under ``out``; the same config gives the same bytes."""
     config = read_config(config_path)
@@ -520,6 +583,7 @@ def write_sample(out: Path, config_path: Path) -> list[Path]:
         *write_police_uk(out, config, rng),
         write_pas_workbook(out, config, rng),
         write_measure_extract(out, config, rng),
+        write_homicide(out, config, rng),  # last: the files before keep their bytes
     ]
     logger.info("wrote %d synthetic files under %s", len(paths), out)
     return paths

@@ -33,7 +33,7 @@ def digests(folder: Path) -> dict[str, str]:
 def test_sample_is_deterministic(tmp_path: Path) -> None:
     first = write_sample(tmp_path / "a", CONFIG)
     write_sample(tmp_path / "b", CONFIG)
-    assert len(first) == 25
+    assert len(first) == 26
     assert digests(tmp_path / "a") == digests(tmp_path / "b")
 
 
