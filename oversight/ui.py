@@ -481,7 +481,7 @@ def scorecard_table(group: pd.DataFrame) -> pd.DataFrame:
 
 def scorecard_column_config() -> dict[str, Any]:
     return {
-        "Status": st.column_config.TextColumn("Status", width="medium"),
+        "Status": st.column_config.TextColumn("Status"),
         "Measure": st.column_config.TextColumn("Measure"),
         # Neutral grey: a trend line says nothing good or bad (Streamlit draws it in the theme's
         # accent colour otherwise).
