@@ -369,17 +369,17 @@ def priority_blocks(
     figure_number: int,
 ) -> tuple[list[Block], int]:
     """One priority's section: status table, key sentences, charts with their tables."""
-    counts = group["status"].value_counts()
+    counts = scorecard.status_counts(group)
     judged = ", ".join(
         f"{counts[s]} {s}" for s in ("deteriorating", "improving", "no significant change")
-        if counts.get(s)
+        if counts[s]
     )  # fmt: skip
     summary = (
         f"{len(group)} measures for London (MPS area)"
         + (f": {judged}" if judged else "")
-        + (f"; {counts['context']} context" if counts.get("context") else "")
-        + (f"; {counts['not comparable']} not comparable" if counts.get("not comparable") else "")
-        + (f"; {counts['no data']} without data" if counts.get("no data") else "")
+        + (f"; {counts['context']} context" if counts["context"] else "")
+        + (f"; {counts['not compared']} not compared" if counts["not compared"] else "")
+        + (f"; {counts['no data']} without data" if counts["no data"] else "")
         + "."
     )
     blocks: list[Block] = [PageBreak(), Heading(priority.title, 1), Paragraph(summary)]
@@ -571,7 +571,7 @@ def compose(
     footer = f"{plan.title} · as at {as_at_text}" + (
         " · synthetic sample" if data.synthetic else ""
     )
-    counts = data.card["status"].value_counts()
+    counts = scorecard.status_counts(data.card)
     blocks: list[Block] = [
         Paragraph(title, style="title"),
         Paragraph(subtitle, style="subtitle"),
@@ -592,17 +592,7 @@ def compose(
     blocks.append(
         Paragraph(
             f"Across the plan's {len(data.card)} measures for London (MPS area): "
-            + ", ".join(
-                f"{int(counts.get(s, 0))} {s}"
-                for s in (
-                    "deteriorating",
-                    "improving",
-                    "no significant change",
-                    "context",
-                    "not comparable",
-                    "no data",
-                )
-            )  # fmt: skip
+            + ", ".join(f"{n} {name}" for name, n in counts.items())
             + f". Challenge points raised: {len(data.points)}."
         )
     )

@@ -115,6 +115,23 @@ def shown_status(status: str, value: Any) -> str:
     return status
 
 
+# What the pages and the briefing count, in order: a stored status, or several under one name.
+STATUS_GROUPS = {
+    "deteriorating": ("deteriorating",),
+    "improving": ("improving",),
+    "no significant change": ("no significant change",),
+    "context": ("context",),
+    "not compared": ("not comparable", "no comparison"),
+    "no data": ("no data",),
+}
+
+
+def status_counts(card: pd.DataFrame) -> dict[str, int]:
+    """How many measures of a scorecard fall in each of STATUS_GROUPS (each counted once)."""
+    shown = [shown_status(s, v) for s, v in zip(card["status"], card["value"], strict=True)]
+    return {name: sum(shown.count(s) for s in group) for name, group in STATUS_GROUPS.items()}
+
+
 def period_text(row: pd.Series) -> str:
     """'12 months to Dec 2025', 'month of Dec 2025', '–': the period a figure covers."""
     end = row.get("period_end")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from oversight import scorecard, ui
@@ -37,22 +36,13 @@ st.caption(
     "Context measures are never judged good or bad."
 )
 
-shown = [scorecard.shown_status(s, v) for s, v in zip(card["status"], card["value"], strict=True)]
-counts = pd.Series(shown, dtype="object").value_counts()
-tiles = {
-    "Deteriorating": ("deteriorating",),
-    "Improving": ("improving",),
-    "No significant change": ("no significant change",),
-    "Context": ("context",),
-    "Not compared": ("not comparable", "no comparison"),
-    "No data": ("no data",),
-}
-for column, (label, statuses) in zip(st.columns(len(tiles)), tiles.items(), strict=True):
+counts = scorecard.status_counts(card)
+for column, (name, count) in zip(st.columns(len(counts)), counts.items(), strict=True):
     column.metric(
-        label,
-        sum(int(counts.get(s, 0)) for s in statuses),
+        name.capitalize(),
+        count,
         help="A series break or no complete earlier period: the figure is shown, not judged."
-        if label == "Not compared"
+        if name == "not compared"
         else None,
     )
 

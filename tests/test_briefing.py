@@ -142,6 +142,22 @@ def test_the_status_tables_show_the_scorecard_figures(built) -> None:
         assert shown["Robbery"][2] == f"{built['robbery_latest']:,.0f}"
 
 
+def test_the_summary_counts_every_measure_once(built) -> None:
+    """The cover's counts add up to the plan's measures, as the scorecard page's tiles do; a
+    figure with nothing to compare it with is "not compared", not "no data"."""
+    document = docx.Document(str(built["docx"]))
+    summary = next(p.text for p in document.paragraphs if p.text.startswith("Across the plan's"))
+    counted = dict((name, int(n)) for n, name in re.findall(r"(\d+) ([a-z ]+?)(?:,|\.)", summary))
+    card = built["card"]
+    assert sum(counted.values()) == len(card)
+    has_figure = card["value"].notna()
+    assert counted["no data"] == int(((card["status"] == "no data") & ~has_figure).sum())
+    assert counted["not compared"] == int(
+        (card["status"] == "not comparable").sum()
+        + ((card["status"] == "no data") & has_figure).sum()
+    )
+
+
 def test_dismissed_points_are_left_out_and_overdue_actions_listed(built) -> None:
     document = docx.Document(str(built["docx"]))
     point = built["dismissed"]
