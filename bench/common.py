@@ -1,4 +1,5 @@
-"""What every benchmark records: the machine, the commit, the date, and where results go."""
+"""What every benchmark records (the machine, the commit, the date, where results go), and the
+`streamlit run` server that the benchmarks and the browser tests start."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import json
 import os
 import platform
 import resource
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +112,56 @@ def warm(paths: list[Path]) -> int:
             while chunk := f.read(1 << 24):
                 total += len(chunk)
     return total
+
+
+# --- a real server -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_streamlit(
+    settings: dict[str, str], *, address: str = "127.0.0.1", keep_output: bool = False
+) -> tuple[subprocess.Popen, str]:
+    """``streamlit run app.py`` of this checkout on a free port, as the README runs it.
+
+    ``settings`` are the OVERSIGHT_* variables; the mode and the development login are only
+    what they say (never inherited). Waits up to 60 s for the health check; returns the
+    process and its loopback URL. ``keep_output`` keeps the server's output for the error.
+    """
+    port = free_port()
+    env = {**os.environ, **settings}
+    for name in ("OVERSIGHT_MODE", "OVERSIGHT_DEV_LOGIN"):
+        if name not in settings:
+            env.pop(name, None)
+    command = [
+        sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        "--server.address", address, "--server.port", str(port),
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    output = subprocess.PIPE if keep_output else subprocess.DEVNULL
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return process, base
+        except OSError:
+            time.sleep(0.3)
+    stop(process)
+    said = process.stdout.read().decode()[-2000:] if keep_output and process.stdout else ""
+    raise RuntimeError(f"the app did not start within 60 s at {base}. {said}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Ask a server to stop; kill it if it has not within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -30,12 +30,10 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import machine, write_json  # noqa: E402
+from bench.common import machine, start_streamlit, stop, write_json  # noqa: E402
 from oversight import navigation  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -289,40 +287,10 @@ def machine_ticks() -> tuple[int, int] | None:
     return sum(ticks) - idle, sum(ticks)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(warehouse: Path, state: Path) -> tuple[subprocess.Popen, str]:
     """``streamlit run app.py`` in public mode on a free loopback port; wait until healthy."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "OVERSIGHT_WAREHOUSE": str(warehouse),
-        "OVERSIGHT_MODE": "public",
-        "OVERSIGHT_STATE": str(state),
-    }
-    env.pop("OVERSIGHT_DEV_LOGIN", None)
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-        "--server.address", "127.0.0.1", "--server.port", str(port),
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return process, base
-        except OSError:
-            time.sleep(0.3)
-    process.kill()
-    raise RuntimeError("the app did not start within 60 s")
+    settings = {"OVERSIGHT_WAREHOUSE": str(warehouse), "OVERSIGHT_STATE": str(state)}
+    return start_streamlit({**settings, "OVERSIGHT_MODE": "public"})
 
 
 def rounded(value: float | None, digits: int = 0) -> float | None:
@@ -392,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     finally:
         if process is not None:
-            process.terminate()
+            stop(process)
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:

@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import socket
 import subprocess
 import sys
 import threading
@@ -35,7 +33,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import machine, peak_rss_mb, run_child, write_json  # noqa: E402
+from bench.common import (  # noqa: E402
+    machine,
+    peak_rss_mb,
+    run_child,
+    start_streamlit,
+    stop,
+    write_json,
+)
 
 WARM_TARGET_S, COLD_TARGET_S = 1.0, 3.0
 SPEEDUP_TARGET = 10.0
@@ -197,12 +202,6 @@ def warehouse_view(warehouse: Path) -> dict[str, Any]:
 # --- 3. server memory and the browser ---------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class RssSampler(threading.Thread):
     """Samples a process tree's resident memory every 50 ms; keeps the peak."""
 
@@ -229,41 +228,11 @@ class RssSampler(threading.Thread):
 @contextlib.contextmanager
 def streamlit_server(warehouse: Path, mode: str):
     """A ``streamlit run`` server on a free local port; yields (url, pid)."""
-    port = free_port()
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-        "--server.headless", "true", "--server.address", "127.0.0.1",
-        "--server.port", str(port), "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    env = {**os.environ, **page_env(warehouse, mode)}
-    server = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    server, url = start_streamlit(page_env(warehouse, mode))
     try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for_health(url)
         yield url, server.pid
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-
-
-def wait_for_health(url: str, timeout: float = 60) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with (
-            contextlib.suppress(OSError),
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response,
-        ):
-            if response.status == 200:
-                return
-        time.sleep(0.3)
-    raise RuntimeError(f"streamlit did not start at {url}")
+        stop(server)
 
 
 def browse(warehouse: Path, screenshots: Path | None = None, quiet: float = 1.5) -> dict[str, Any]:

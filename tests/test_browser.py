@@ -13,16 +13,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bench.common import start_streamlit, stop
 from oversight import navigation
 from tests.conftest import ROOT
 
@@ -39,41 +36,15 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_app(warehouse: Path, mode: str, state: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {
-        **os.environ,
+    settings = {
         "OVERSIGHT_WAREHOUSE": str(warehouse),
         "OVERSIGHT_MODE": mode,
         "OVERSIGHT_STATE": str(state),
     }
     if mode == "internal":
-        env["OVERSIGHT_DEV_LOGIN"] = "1"
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-        "--server.address", "127.0.0.1", "--server.port", str(port),
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return process, base
-        except OSError:
-            time.sleep(0.3)
-    process.kill()
-    raise AssertionError(f"the app did not start: {process.stdout.read().decode()[-2000:]}")
+        settings["OVERSIGHT_DEV_LOGIN"] = "1"
+    return start_streamlit(settings, keep_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -109,11 +80,7 @@ def app_server(request, sample_warehouse: Path, tmp_path_factory: pytest.TempPat
     shutil.copyfile(sample_warehouse, warehouse)
     process, base = start_app(warehouse, request.param, folder / "state.sqlite")
     yield request.param, base
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop(process)
 
 
 def settle(page) -> None:
@@ -237,8 +204,7 @@ def test_first_request_to_an_internal_url_on_a_fresh_public_server(
         nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
         page.close()
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(process)
     assert "Challenge" not in heading
     assert "Challenge points" not in nav
     assert "Plan scorecard" in nav

@@ -12,7 +12,6 @@ import errno
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ import streamlit.config
 from streamlit.testing.v1 import AppTest
 
 import pipelines.build
+from bench.common import start_streamlit, stop
 from oversight.warehouse import REBUILD_ADVICE
 from pipelines.__main__ import main
 from tests.conftest import ROOT, TODAY, sha256_of
@@ -348,30 +348,15 @@ sys.exit(max(codes))
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_the_app_keeps_serving_while_loads_publish(
     warehouse: Path, realdata: Path, tmp_path: Path
 ) -> None:
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    env = {
-        **os.environ,
-        "OVERSIGHT_WAREHOUSE": str(warehouse),
-        "OVERSIGHT_TODAY": TODAY.isoformat(),
-    }
-    app = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    app, base = start_streamlit(
+        {"OVERSIGHT_WAREHOUSE": str(warehouse), "OVERSIGHT_TODAY": TODAY.isoformat()}
+    )
     loads: list[subprocess.CompletedProcess[str]] = []
 
     def run_loads() -> None:
@@ -398,18 +383,12 @@ def test_the_app_keeps_serving_while_loads_publish(
                 args=["--headless", "--no-sandbox", "--disable-gpu"],
             )
             page = browser.new_page()
+            page.goto(f"{base}/crime")
             deadline = time.monotonic() + 60
-            while True:
-                try:
-                    page.goto(f"http://127.0.0.1:{port}/crime", timeout=5000)
-                    break
-                except Exception:  # the server is still starting
-                    assert time.monotonic() < deadline, "the app did not start"
-                    time.sleep(0.5)
             loader.start()
             while loader.is_alive() or renders == 0:
                 assert time.monotonic() < deadline + 120, "the loads took too long"
-                page.goto(f"http://127.0.0.1:{port}/crime")
+                page.goto(f"{base}/crime")
                 problem = page.locator(PROBLEM)
                 latest = page.get_by_text(LATEST)
                 latest.or_(problem).first.wait_for(timeout=30000)
@@ -421,13 +400,12 @@ def test_the_app_keeps_serving_while_loads_publish(
                     seen.add(latest.inner_text())
                 renders += 1
             assert problems == [], "a page failed while loads published"
-            page.goto(f"http://127.0.0.1:{port}/crime")
+            page.goto(f"{base}/crime")
             page.get_by_text("Offences, 12 months to Dec 2025").wait_for(timeout=30000)
             browser.close()
     finally:
         loader.join(timeout=300)
-        app.terminate()
-        app.wait(timeout=30)
+        stop(app)
     (run,) = loads
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.count("Published ") == 3

@@ -25,7 +25,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.parse
 import urllib.request
@@ -36,10 +35,11 @@ import pytest
 from google.protobuf import text_format
 from streamlit.testing.v1 import AppTest
 
+from bench.common import start_streamlit, stop
 from oversight import navigation
 from tests import test_browser
 from tests.conftest import ROOT
-from tests.test_browser import CHROMIUM, free_port, settle, start_app
+from tests.test_browser import CHROMIUM, settle, start_app
 
 browser = test_browser.browser  # the module-scoped headless Chromium fixture
 
@@ -236,14 +236,6 @@ def test_login_secrets_are_never_committed() -> None:
 # --- real servers ----------------------------------------------------------------------------
 
 
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
 @pytest.fixture(scope="module")
 def public_server(sample_warehouse: Path, tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("security-public")
@@ -258,34 +250,14 @@ def start_on_every_interface(
     warehouse: Path, state: Path, dev_login: bool
 ) -> tuple[subprocess.Popen, str]:
     """Like tests.test_browser.start_app in internal mode, but bound to 0.0.0.0."""
-    port = free_port()
-    env = {
-        **os.environ,
+    settings = {
         "OVERSIGHT_WAREHOUSE": str(warehouse),
         "OVERSIGHT_MODE": "internal",
         "OVERSIGHT_STATE": str(state),
     }
-    env.pop("OVERSIGHT_DEV_LOGIN", None)
     if dev_login:
-        env["OVERSIGHT_DEV_LOGIN"] = "1"
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-        "--server.address", "0.0.0.0", "--server.port", str(port),
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return process, base
-        except OSError:
-            time.sleep(0.3)
-    stop(process)
-    raise AssertionError("the internal app did not start")
+        settings["OVERSIGHT_DEV_LOGIN"] = "1"
+    return start_streamlit(settings, address="0.0.0.0")
 
 
 def auth_configured() -> bool:
