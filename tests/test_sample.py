@@ -6,6 +6,7 @@ import hashlib
 import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
 import numpy as np
@@ -61,9 +62,22 @@ def test_sample_loads_every_file_as_synthetic(sample_warehouse: Path) -> None:
         "mps_measure_extract",
         "police_uk_street",
         "police_uk_outcomes",
+        "mps_homicide",
     } <= set(by_source)
     assert boroughs == 32
     assert city > 0
+    # Every plan measure the sample's files can feed has figures for London: the extract's
+    # counts and the homicide victims among them.
+    with duckdb.connect(str(sample_warehouse), read_only=True) as con:
+        fed = {
+            m
+            for (m,) in con.execute(
+                "select distinct measure_id from marts.measure_values "
+                "where geography_code = 'MPS' and value is not null"
+            ).fetchall()
+        }
+    assert {"knife_crime_with_injury", "domestic_abuse_offences", "hate_crime"} <= fed
+    assert "homicide_victims" in fed
     assert months >= 72  # several years
 
 
@@ -146,3 +160,29 @@ def test_failed_first_run_shows_the_loader_message(
     at = AppTest.from_file(str(ROOT / "app.py")).run(timeout=60)
     assert any("could not be built" in e.value for e in at.error)
     assert any("Refused file 'x.csv', line 3" in c.value for c in at.code)
+
+
+def test_a_second_sample_build_waits_for_the_first(tmp_path: Path, monkeypatch) -> None:
+    """Two first runs at once share data/sample: the second writes nothing while the first
+    holds the folder (it would otherwise rewrite files the first is loading)."""
+    import threading
+
+    from oversight.settings import get_settings
+    from pipelines import __main__ as cli
+    from pipelines import sample
+
+    out = tmp_path / "sample"
+    written = threading.Event()
+
+    def fake_write(folder: Path, config: Path) -> list[Path]:
+        written.set()
+        return []
+
+    monkeypatch.setattr(sample, "write_sample", fake_write)
+    args = SimpleNamespace(out=str(out), no_load=True)
+    second = threading.Thread(target=cli.command_sample, args=(args, get_settings()))
+    with sample.sample_lock(out):
+        second.start()
+        assert not written.wait(1.5), "the second build wrote while the first held the lock"
+    second.join(timeout=30)
+    assert written.is_set()
