@@ -40,6 +40,7 @@ from oversight.settings import PROJECT_ROOT, get_settings
 
 RULES = (
     "deterioration",
+    "borough_divergence",
     "spc_signal",
     "target_missed",
     "target_at_risk",
@@ -57,7 +58,7 @@ QUESTION_FIELDS = frozenset(
     {
         "what", "value", "period", "comparison", "change", "ci", "target", "limits", "feed",
         "latest", "due", "publisher", "file", "reason", "where", "london", "gap_now",
-        "gap_before", "next",
+        "gap_before", "next", "boroughs", "london_change",
     }
 )  # fmt: skip
 TOP_KEYS = {
@@ -68,7 +69,7 @@ TOP_KEYS = {
 SPC_RULE_TEXT = {
     "beyond_limit": "a month beyond the limits",
     "run": "a run of 7 or more months on one side of the average",
-    "trend": "6 or more months rising or falling in a row",
+    "trend": "7 or more months rising or falling in a row",
     "two_of_three": "two of three months near a limit",
 }
 WINDOW_NAMES = {
@@ -523,10 +524,37 @@ def _value_with_ci(setting: Setting, measure: Measure, row: pd.Series) -> str:
     return f"{value} (95% CI {low:,.0f} to {high:,.0f})"
 
 
+def _movers(
+    values: pd.DataFrame, measure_id: str, window: str, increase: bool
+) -> tuple[int, int, str]:
+    """(boroughs moving the same way, boroughs compared, the three that moved most)."""
+    rows = values[
+        values["measure_id"].eq(measure_id)
+        & values["window"].eq(window)
+        & values["geography_code"].ne(LONDON)
+        & values["change"].notna()
+    ]
+    if rows.empty:
+        return 0, 0, ""
+    same = rows[rows["change"].gt(0) if increase else rows["change"].lt(0)]
+    top = rows.sort_values("change", ascending=not increase).head(3)
+    named = ", ".join(f"{r.geography_name} {r.change:+.0%}" for r in top.itertuples())
+    return len(same), len(rows), named
+
+
 def deterioration_points(values: pd.DataFrame, setting: Setting) -> list[ChallengePoint]:
-    """A significant and material deterioration in any window but the month (one per area)."""
+    """A significant and material deterioration in London (one per measure).
+
+    A movement London shares with most of its boroughs is one London finding: the evidence
+    names how many boroughs moved the same way and the three that moved most. Boroughs are
+    raised only where they differ from London (:func:`divergence_points`).
+    """
     windows = setting.rules.deterioration_windows
-    rows = values[values["status"].eq("deteriorating") & values["window"].isin(windows)]
+    rows = values[
+        values["status"].eq("deteriorating")
+        & values["window"].isin(windows)
+        & values["geography_code"].eq(LONDON)
+    ]
     points = []
     for (measure_id, _geo), group in rows.groupby(["measure_id", "geography_code"], sort=False):
         measure, priority = setting.by_id.get(measure_id, (None, None))
@@ -549,10 +577,24 @@ def deterioration_points(values: pd.DataFrame, setting: Setting) -> list[Challen
         value = setting.value_text(measure, float(row["value"]))
         comparison_value = setting.value_text(measure, float(row["comparison_value"]))
         others = [r["window"] for r in judged[1:]]
+        same, compared, named = _movers(values, measure_id, row["window"], increase)
+        boroughs = (
+            f" {same} of {compared} boroughs moved the same way; most: {named}."
+            if compared
+            else ""
+        )
+        dispersion = _num(row.get("dispersion"))
+        noise = (
+            f"; allowing for the series' usual year-to-year variation "
+            f"({dispersion:.0f} times Poisson)"
+            if dispersion and dispersion >= 1.5
+            else ""
+        )
         finding = (
             f"{subject_start(measure)} in {where} {'rose' if increase else 'fell'} to {value} in "
-            f"the {period}, {change} {comparison}: statistically significant and at least the "
-            f"materiality tolerance of {fmt_tolerance(measure)}, so a deterioration."
+            f"the {period}, {change} {comparison}: statistically significant{noise} and at "
+            f"least the materiality tolerance of {fmt_tolerance(measure)}, so a deterioration."
+            + boroughs
         )
         evidence = (
             f"{measure.label}, {where}: {_value_with_ci(setting, measure, row)} in the {period} "
@@ -567,11 +609,91 @@ def deterioration_points(values: pd.DataFrame, setting: Setting) -> list[Challen
         )
         fields = {
             "what": what, "value": value, "period": period, "comparison": comparison,
-            "change": change, "ci": ci, "where": where,
+            "change": change, "ci": ci, "where": where, "boroughs": named,
         }  # fmt: skip
         points.append(
             _point(setting, "deterioration", row, measure, priority, size, finding, evidence,
-                   fields, {"windows": [r["window"] for r in judged]})
+                   fields, {"windows": [r["window"] for r in judged],
+                            "p_value": _num(row.get("p_value"))})
+        )  # fmt: skip
+    return points
+
+
+def _relative_material(measure: Measure, relative_change: float) -> bool:
+    """A change against London's reaches the tolerance (a relative one; else 5%)."""
+    tol = measure.tolerance
+    limit = tol.value if tol.type == "relative" else 0.05
+    return abs(relative_change) >= limit
+
+
+def divergence_points(values: pd.DataFrame, setting: Setting) -> list[ChallengePoint]:
+    """A borough whose change differs from London's by a significant, material margin.
+
+    The test is the borough's rate ratio against London's over the same window (both with
+    the between-period variation of their history), so a London-wide movement raises no
+    borough point and a borough that stands apart from London does.
+    """
+    windows = setting.rules.deterioration_windows
+    rows = values[
+        values["window"].isin(windows)
+        & values["geography_code"].ne(LONDON)
+        & values["relative_p_value"].notna()
+    ]
+    points = []
+    for (measure_id, _geo), group in rows.groupby(["measure_id", "geography_code"], sort=False):
+        measure, priority = setting.by_id.get(measure_id, (None, None))
+        if measure is None or measure.direction == "context":
+            continue
+        sign = 1 if measure.direction == "lower_is_better" else -1
+        group = group.assign(_order=group["window"].map(windows.index)).sort_values("_order")
+        judged = [
+            r
+            for _, r in group.iterrows()
+            if r.get("status") != "not comparable"
+            and _num(r.get("value")) is not None
+            and sign * float(r["relative_change"]) > 0
+            and float(r["relative_p_value"]) < setting.stats_cfg.significance_level
+            and _relative_material(measure, float(r["relative_change"]))
+        ]
+        if not judged:
+            continue
+        row = min(judged, key=lambda r: float(r["relative_p_value"]))
+        end = _date(row["period_end"])
+        where = str(row["geography_name"])
+        period = period_phrase(row["window"], end)
+        comparison = COMPARISON_PHRASES.get(row["window"], "the period before")
+        own = _num(row.get("change")) or 0.0
+        rel = float(row["relative_change"])
+        london_change = (1 + own) / (1 + rel) - 1
+        ci = (
+            f"95% CI {float(row['relative_lower']):+.0%} to {float(row['relative_upper']):+.0%}, "
+            f"p = {float(row['relative_p_value']):.3g}"
+        )
+        value = setting.value_text(measure, float(row["value"]))
+        what = f"{subject(measure)} in {where}"
+        finding = (
+            f"{subject_start(measure)} in {where} changed by {own:+.0%} in the {period} against "
+            f"{comparison}, while London changed by {london_change:+.0%}: {where} moved "
+            f"{abs(rel):.0%} worse than London ({ci}), beyond the "
+            f"materiality tolerance of {fmt_tolerance(measure)}."
+        )
+        evidence = (
+            f"{measure.label}, {where}: {value} in the {period}; own change {own:+.1%}; London "
+            f"{london_change:+.1%}; ratio of the two rate ratios {1 + rel:.3f} ({ci}), allowing "
+            "for the usual variation of a borough's change against London's in the series' own "
+            f"history. {source_text(row)}"
+        )
+        base = 1.0 if measure.tolerance.type == "relative" else None
+        size = in_tolerances(measure, abs(rel), base)
+        fields = {
+            "what": what, "value": value, "period": period, "comparison": comparison,
+            "change": f"{own:+.0%}", "london_change": f"{london_change:+.0%}", "ci": ci,
+            "where": where,
+        }  # fmt: skip
+        points.append(
+            _point(setting, "borough_divergence", row, measure, priority, size, finding,
+                   evidence, fields, {"p_value": float(row["relative_p_value"]),
+                                      "relative_change": rel})
         )  # fmt: skip
     return points
 
@@ -579,18 +701,29 @@ def deterioration_points(values: pd.DataFrame, setting: Setting) -> list[Challen
 def spc_points(values: pd.DataFrame, setting: Setting) -> list[ChallengePoint]:
     """The latest month signals special-cause variation in the unfavourable direction."""
     rows = values[values["window"].eq("month") & values["status"].eq("deteriorating")]
+    london_signals = {
+        r.measure_id
+        for r in rows.itertuples()
+        if r.geography_code == LONDON and isinstance(r.spc_signal, str) and r.spc_signal
+    }
     points = []
     for _, row in rows.iterrows():
         measure, priority = setting.by_id.get(row["measure_id"], (None, None))
         if not _eligible(row, measure) or not _text(row.get("spc_signal")):
             continue
+        if row["geography_code"] != LONDON and row["measure_id"] in london_signals:
+            continue  # London's own chart signals the same way: one London finding
         if not (_flag(row.get("significant")) and _flag(row.get("material"))):
             continue
         if setting.rules.spc_skip_small_counts and _flag(row.get("small_count")):
             continue
-        centre, low, high = (_num(row.get(c)) for c in ("comparison_value", "lower", "upper"))
+        centre, low, high = (
+            _num(row.get(c)) for c in ("spc_centre", "spc_lower", "spc_upper")
+        )
         if centre is None or low is None or high is None:
             continue
+        factor = _num(row.get("seasonal_factor")) or 1.0
+        centre, low, high = centre * factor, low * factor, high * factor
         end = _date(row["period_end"])
         since = _date(row.get("comparison_start"))
         where = str(row["geography_name"])
@@ -607,9 +740,9 @@ def spc_points(values: pd.DataFrame, setting: Setting) -> list[ChallengePoint]:
         months = (end.year - since.year) * 12 + end.month - since.month + 1 if since else None
         finding = (
             f"{subject_start(measure)} in {where}: {value_text} in {end:%B %Y}, {change} the "
-            f"average of "
-            f"{fmt(centre)} a month since {since_text}. The XmR chart signals special-cause "
-            f"variation ({rule_text}) in the unfavourable direction."
+            f"{fmt(centre)} expected for the time of year on the XmR chart since {since_text}. "
+            f"The seasonally adjusted chart signals special-cause variation ({rule_text}) in "
+            "the unfavourable direction."
         )
         evidence = (
             f"{measure.label}, {where}: {value_text} in {end:%B %Y}; XmR centre line "
@@ -626,7 +759,8 @@ def spc_points(values: pd.DataFrame, setting: Setting) -> list[ChallengePoint]:
         points.append(
             _point(setting, "spc_signal", row, measure, priority, size, finding, evidence,
                    fields, {"centre": centre, "lower": low, "upper": high,
-                            "since": since.isoformat() if since else None})
+                            "since": since.isoformat() if since else None,
+                            "p_value": _num(row.get("p_value"))})
         )  # fmt: skip
     return points
 
@@ -723,6 +857,8 @@ def funnel_points(values: pd.DataFrame, setting: Setting) -> list[ChallengePoint
             z = _num(row.get("funnel_z"))
             if not (_flag(row.get("funnel_outside")) and z is not None and z > 0):
                 continue
+            if _text(row.get("funnel_note")):
+                continue  # its resident population misleads as a denominator: shown, not ranked
             # Boroughs are compared with London within one 12-month window, so a series break
             # before it (which stops the comparison over time: 'not comparable') does not stop
             # this one.
@@ -737,7 +873,8 @@ def funnel_points(values: pd.DataFrame, setting: Setting) -> list[ChallengePoint
             end = _date(row["period_end"])
             where = str(row["geography_name"])
             period = period_phrase("r12", end)
-            limit = pooled + crit * (rate - pooled) / z
+            tau2 = (math.log(rate / pooled) / z) ** 2 if z else 0.0
+            limit = pooled * math.exp(crit * math.sqrt(tau2))
             value_text = f"{rate:,.1f} per 1,000 residents"
             population = _num(row.get("population")) or 0
             limits = (
@@ -764,7 +901,8 @@ def funnel_points(values: pd.DataFrame, setting: Setting) -> list[ChallengePoint
             }  # fmt: skip
             points.append(
                 _point(setting, "funnel_outlier", row, measure, priority, z - crit, finding,
-                       evidence, fields, {"pooled_rate": pooled, "z": z})
+                       evidence, fields, {"pooled_rate": pooled, "z": z,
+                                          "p_value": float(2 * sps.norm.sf(abs(z)))})
             )  # fmt: skip
     return points
 
@@ -869,49 +1007,83 @@ def gap_points(values: pd.DataFrame, setting: Setting) -> list[ChallengePoint]:
             }  # fmt: skip
             points.append(
                 _point(setting, "widening_gap", row, measure, priority, size, finding,
-                       evidence, fields, {k: float(v) for k, v in test.items()})
+                       evidence, fields, {**{k: float(v) for k, v in test.items()},
+                                          "p_value": float(test["p_value"])})
             )  # fmt: skip
     return points
+
+
+def _family_p_values(
+    values: pd.DataFrame, setting: Setting
+) -> dict[tuple[str, str, str], float]:
+    """Every test a run makes, by (rule, measure, area): the family for false discoveries.
+
+    Improvements count as much as deteriorations (a test is a test, whichever way it comes
+    out). A measure and area tested over several windows count once, at the smallest p times
+    the number of windows (Bonferroni within the measure), so correlated windows do not add
+    tests that are not independent.
+    """
+    judged = values[values["direction"].ne("context")]
+    windows = list(setting.rules.deterioration_windows)
+    out: dict[tuple[str, str, str], float] = {}
+
+    def min_p(frame: pd.DataFrame, column: str, rule: str) -> None:
+        frame = frame[frame[column].notna()]
+        for (measure_id, geo), group in frame.groupby(["measure_id", "geography_code"]):
+            p = float(group[column].min()) * len(group)
+            out[(rule, str(measure_id), str(geo))] = min(1.0, p)
+
+    over_time = judged[judged["window"].isin(windows) & judged["status"].ne("not comparable")]
+    min_p(over_time[over_time["geography_code"].eq(LONDON)], "p_value", "deterioration")
+    min_p(over_time[over_time["geography_code"].ne(LONDON)], "relative_p_value",
+          "borough_divergence")  # fmt: skip
+    month = judged[judged["window"].eq("month") & judged["p_value"].notna()]
+    for r in month.itertuples():
+        out[("spc_signal", str(r.measure_id), str(r.geography_code))] = float(r.p_value)
+    funnel = judged[judged["window"].eq("r12") & judged["funnel_z"].notna()]
+    for r in funnel.itertuples():
+        p = float(2 * sps.norm.sf(abs(float(r.funnel_z))))
+        out[("funnel_outlier", str(r.measure_id), str(r.geography_code))] = p
+    return out
 
 
 def control_false_discoveries(
     points: list[ChallengePoint], values: pd.DataFrame, setting: Setting
 ) -> list[ChallengePoint]:
-    """Keep a borough deterioration only if it survives Benjamini–Hochberg across its family.
+    """Keep a point only if it survives Benjamini–Hochberg across every test of the run.
 
-    A plan tests every measure in 32 boroughs: at p < 0.05 about one comparison in twenty
-    "deteriorates" by chance. The family of a point is every borough comparison with a p-value
-    in its window (all measures); a point stays when its adjusted p is below
-    ``false_discovery_rate`` and its evidence says so. London's own comparisons are few and
-    are judged as the scorecard judges them.
+    The family is every comparison the rules make (all measures, areas and rule families,
+    improvements too; :func:`_family_p_values`) plus each PAS gap test raised; a point stays
+    when its adjusted p is below ``false_discovery_rate`` and its evidence says so. Target
+    points, which test nothing, pass through.
     """
     rate = setting.rules.false_discovery_rate
     if not rate:
         return points
+    family = _family_p_values(values, setting)
+    for point in points:
+        key = (point.rule, point.measure_id, point.geography_code)
+        p = point.figures.get("p_value")
+        if key not in family and p is not None:
+            family[key] = float(p)
+    keys = list(family)
+    if not keys:
+        return points
+    adjusted = dict(
+        zip(keys, sps.false_discovery_control(np.array([family[k] for k in keys])), strict=True)
+    )
     kept = []
     for point in points:
-        if point.geography_code == LONDON:
+        key = (point.rule, point.measure_id, point.geography_code)
+        if key not in adjusted:
             kept.append(point)
             continue
-        family = values[
-            values["window"].eq(point.window)
-            & values["geography_code"].ne(LONDON)
-            & values["p_value"].notna()
-            & values["direction"].ne("context")
-        ]
-        adjusted = sps.false_discovery_control(family["p_value"].to_numpy(dtype=float))
-        mine = family["measure_id"].eq(point.measure_id) & family["geography_code"].eq(
-            point.geography_code
-        )
-        if not mine.any():
-            kept.append(point)
-            continue
-        p_adjusted = float(adjusted[mine.to_numpy()][0])
+        p_adjusted = float(adjusted[key])
         if p_adjusted >= rate:
             continue
         note = (
-            f" Still significant allowing for {len(family):,} borough comparisons in this "
-            f"window (Benjamini–Hochberg adjusted p = {p_adjusted:.3g})."
+            f" Still significant allowing for the {len(keys):,} tests of this run "
+            f"(Benjamini–Hochberg adjusted p = {p_adjusted:.3g})."
         )
         kept.append(dataclasses.replace(point, evidence=point.evidence + note))
     return kept
@@ -922,13 +1094,14 @@ def points_from_values(values: pd.DataFrame, setting: Setting) -> list[Challenge
     if values.empty:
         return []
     values = values.reindex(columns=list(measures.COLUMNS))
-    return [
-        *control_false_discoveries(deterioration_points(values, setting), values, setting),
+    tested = [
+        *deterioration_points(values, setting),
+        *divergence_points(values, setting),
         *spc_points(values, setting),
-        *target_points(values, setting),
         *funnel_points(values, setting),
         *gap_points(values, setting),
     ]
+    return [*control_false_discoveries(tested, values, setting), *target_points(values, setting)]
 
 
 # --- rules over the data supply ---------------------------------------------------------------
@@ -1129,7 +1302,9 @@ def failing_points(
             continue
         name = Path(str(record.get("file") or path.stem)).name
         reason = _reason_from_report(record)
-        source = record.get("source") or "unrecognised"
+        source = record.get("source")
+        if not source:
+            continue  # matches no known source: listed on the data health page, not a question
         points.append(
             _data_point(
                 setting, "failing_data", f"quarantine:{path.stem}", name, None, 1.0,
@@ -1180,18 +1355,53 @@ def raise_points(
     quarantine_dir: Path | None = None,
     values: pd.DataFrame | None = None,
 ) -> list[ChallengePoint]:
-    """Every challenge point for a plan, ranked (highest score first).
+    """Every challenge point for the MPS from a plan's measures, ranked (highest first).
+
+    Questions about the data supply are not among them: see :func:`data_operations`.
+    ``today`` and ``quarantine_dir`` are accepted for callers that pass them to both.
 
     ``values`` may pass the plan's measure values already read by :func:`plan_values` (for
     the same ``as_at``), so a caller showing figures and points reads them once.
     """
-    base = root or PROJECT_ROOT
     plan = plan_mod.load_plan(plan_id, root)
     setting = Setting.build(plan, load_rules(root), measures.load_statistics(root))
     if values is None:
         values = plan_values(con, plan_id, as_at, root)
-    points = points_from_values(values, setting)
-    points += stale_points(con, setting, today or get_settings().today, base)
+    return rank_points(points_from_values(values, setting))
+
+
+def reference_date(as_at: date | None, today: date) -> date:
+    """The date a feed's lateness is judged on: the end of the as-at month, else today.
+
+    A view as at a month is what could be known at the end of that month; the machine's clock
+    plays no part (a report re-run later says the same).
+    """
+    if as_at is None:
+        return today
+    following = date(as_at.year + as_at.month // 12, as_at.month % 12 + 1, 1)
+    return following - pd.Timedelta(days=1).to_pytimedelta()
+
+
+def data_operations(
+    con: duckdb.DuckDBPyConnection,
+    plan_id: str,
+    *,
+    as_at: date | None = None,
+    today: date | None = None,
+    root: Path | None = None,
+    quarantine_dir: Path | None = None,
+) -> list[ChallengePoint]:
+    """Questions for MOPAC's own data team: feeds late at the as-at date, files refused.
+
+    These are not points for the MPS and never join the meeting list. Lateness is judged at
+    :func:`reference_date` against each feed's publication lag; a file that matches no known
+    source (a README, a map file) is not a data question at all.
+    """
+    base = root or PROJECT_ROOT
+    plan = plan_mod.load_plan(plan_id, root)
+    setting = Setting.build(plan, load_rules(root), measures.load_statistics(root))
+    when = reference_date(as_at, today or get_settings().today)
+    points = stale_points(con, setting, when, base)
     points += failing_points(con, setting, quarantine_dir or quarantine_for(con))
     return rank_points(points)
 

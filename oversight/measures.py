@@ -25,6 +25,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import yaml
+from scipy import stats as sps
 
 from oversight import plan as plan_mod
 from oversight import reference, stats
@@ -38,7 +39,7 @@ WINDOW_LABELS = {
     "r12": "12 months to {end} vs the 12 months before",
     "fytd": "financial year to {end} vs the same months a year before",
     "quarter": "3 months to {end} vs the same 3 months a year before",
-    "month": "{end} against the XmR limits of the months since the last break",
+    "month": "{end} against the XmR limits (seasonally adjusted, fixed baseline)",
     "fy": "financial year to {end} vs the financial year before",
     "r12_3yr": "12 months to {end} vs the average of the same 12 months in the 3 years before",
 }
@@ -58,7 +59,9 @@ COLUMNS = (
     "significant", "material", "small_count", "status", "reason", "sentence", "rate_per_1000",
     "population", "population_year", "baseline_value", "target_value", "target_status",
     "spc_signal", "funnel_z", "funnel_outside", "assumed_base", "design_effect", "proxy",
-    "source_mart", "vintage", "as_at", "config_hash",
+    "source_mart", "vintage", "as_at", "config_hash", "dispersion", "tau2",
+    "spc_centre", "spc_lower", "spc_upper", "seasonal_factor", "relative_change",
+    "relative_lower", "relative_upper", "relative_p_value", "funnel_note",
 )  # fmt: skip
 
 
@@ -78,6 +81,14 @@ class StatisticsConfig:
     pas_source: str
     funnel_method: str
     funnel_levels: tuple[float, ...]
+    history_months: int = 120
+    min_pairs: int = 24
+    fallback_tau2: float = 0.004
+    baseline_min: int = 12
+    baseline_max: int = 24
+    rebase_run: int = 12
+    season_min_months: int = 36
+    denominator_notes: tuple[tuple[str, str], ...] = ()
 
 
 def load_statistics(root: Path | None = None) -> StatisticsConfig:
@@ -95,6 +106,17 @@ def load_statistics(root: Path | None = None) -> StatisticsConfig:
             pas_source=str(raw["pas"]["source"]).strip(),
             funnel_method=str(raw["funnel"]["method"]),
             funnel_levels=tuple(float(x) for x in raw["funnel"]["levels"]),
+            history_months=int(raw["dispersion"]["history_months"]),
+            min_pairs=int(raw["dispersion"]["min_pairs"]),
+            fallback_tau2=float(raw["dispersion"]["fallback_tau2"]),
+            baseline_min=int(raw["spc"]["baseline_min"]),
+            baseline_max=int(raw["spc"]["baseline_max"]),
+            rebase_run=int(raw["spc"]["rebase_run"]),
+            season_min_months=int(raw["spc"]["season_min_months"]),
+            denominator_notes=tuple(
+                (str(k), " ".join(str(v).split()))
+                for k, v in (raw["funnel"].get("denominator_notes") or {}).items()
+            ),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise plan_mod.PlanError(f"{path.name}: missing or bad key {exc}") from exc
@@ -104,6 +126,15 @@ def load_statistics(root: Path | None = None) -> StatisticsConfig:
         raise plan_mod.PlanError(f"{path.name}: headline_window must be one of {WINDOWS}")
     if cfg.pas_design_effect <= 0 or cfg.pas_base_borough <= 0 or cfg.pas_base_london <= 0:
         raise plan_mod.PlanError(f"{path.name}: pas bases and design_effect must be positive")
+    if cfg.funnel_method not in stats.FUNNEL_METHODS:
+        raise plan_mod.PlanError(
+            f"{path.name}: funnel.method must be one of {stats.FUNNEL_METHODS}"
+        )
+    if not 1 <= cfg.baseline_min <= cfg.baseline_max or cfg.fallback_tau2 < 0:
+        raise plan_mod.PlanError(
+            f"{path.name}: spc.baseline_min must be at least 1 and at most spc.baseline_max, "
+            "and dispersion.fallback_tau2 must not be negative"
+        )
     return cfg
 
 
@@ -267,6 +298,133 @@ def load_populations() -> Populations:
     return Populations(by_geo, source)
 
 
+# --- the noise of a series: between-period variance and season ------------------------------
+
+
+@dataclass(frozen=True)
+class Noise:
+    """What a measure's history says about its chance variation, per geography level.
+
+    ``tau2`` and ``relative_tau2`` (a borough's change against London's) are per window;
+    ``factors`` are the month-of-year factors used to seasonally adjust its XmR charts.
+    """
+
+    tau2: dict[str, float | None]
+    relative_tau2: dict[str, float | None]
+    factors: np.ndarray | None
+
+
+def _spans(window: str, end: int) -> tuple[tuple[int, int], list[tuple[int, int]]]:
+    current, comparisons = window_months(window, end)
+    return (current[0], current[-1]), [(w[0], w[-1]) for w in comparisons]
+
+
+def window_history(
+    values: dict[int, float], window: str, end: int, break_keys: Sequence[int], months: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The same comparison ending 12 to ``months`` months before ``end``: (current, total).
+
+    Entries are NaN where a month is missing or the comparison would cross a break.
+    """
+    (c0, c1), comps = _spans(window, end)
+    if not comps or not values:
+        return np.array([]), np.array([])
+    shifts = np.arange(12, months + 1)
+    low = min(values)
+    first = min([c0, *(s for s, _ in comps)])
+    size = end - low + 1
+    if size <= 0:
+        return np.array([]), np.array([])
+    arr = np.array([values.get(low + i, np.nan) for i in range(size)], dtype=float)
+    filled = np.nan_to_num(arr)
+    csum = np.r_[0.0, np.cumsum(filled)]
+    cgap = np.r_[0, np.cumsum(np.isnan(arr))]
+
+    def span_sum(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+        ok = (start >= low) & (stop <= end)
+        i, j = np.clip(start - low, 0, size), np.clip(stop - low + 1, 0, size)
+        total = csum[j] - csum[i]
+        gaps = cgap[j] - cgap[i]
+        return np.where(ok & (gaps == 0), total, np.nan)
+
+    current = span_sum(c0 - shifts, c1 - shifts)
+    total = np.zeros(shifts.size)
+    for s, e in comps:
+        total = total + span_sum(s - shifts, e - shifts)
+    lo_span, hi_span = first - shifts, c1 - shifts
+    for brk in break_keys:
+        crossing = (lo_span < brk) & (brk <= hi_span)
+        current[crossing] = np.nan
+        total[crossing] = np.nan
+    return current, total
+
+
+def estimate_noise(
+    by_geo: dict[str, dict[int, float]],
+    geos: Sequence[str],
+    end: int,
+    break_keys: Sequence[int],
+    windows: Sequence[str],
+    cfg: StatisticsConfig,
+) -> dict[str, Noise]:
+    """tau² per window for London (its own history) and for boroughs (pooled), and the season."""
+    london = by_geo.get(LONDON, {})
+    boroughs = [g for g in geos if g != LONDON and by_geo.get(g)]
+    out_london: dict[str, float | None] = {}
+    out_borough: dict[str, float | None] = {}
+    out_relative: dict[str, float | None] = {}
+    for window in windows:
+        if window == "month":
+            continue
+        k = len(window_months(window, end)[1])
+        history = {g: window_history(by_geo[g], window, end, break_keys, cfg.history_months)
+                   for g in [*boroughs, *([LONDON] if london else [])]}  # fmt: skip
+        if london:
+            a, b = history[LONDON]
+            out_london[window] = stats.between_period_variance(a, b, k, min_pairs=cfg.min_pairs)
+        if boroughs:
+            a = np.concatenate([history[g][0] for g in boroughs])
+            b = np.concatenate([history[g][1] for g in boroughs])
+            groups = np.repeat(boroughs, [history[g][0].size for g in boroughs])
+            out_borough[window] = stats.between_period_variance(
+                a, b, k, groups, min_pairs=cfg.min_pairs
+            )
+            if london:
+                la, lb = history[LONDON]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    d_l = np.log(la) - np.log(lb / k)
+                    v_l = 1 / la + 1 / lb
+                    parts_d, parts_v = [], []
+                    for g in boroughs:
+                        ga, gb = history[g]
+                        ok = (ga > 0) & (gb > 0)
+                        parts_d.append(np.where(ok, np.log(ga) - np.log(gb / k) - d_l, np.nan))
+                        parts_v.append(np.where(ok, 1 / ga + 1 / gb + v_l, np.nan))
+                out_relative[window] = stats.log_ratio_variance(
+                    np.concatenate(parts_d), np.concatenate(parts_v), 1 + 1 / k, groups,
+                    min_pairs=cfg.min_pairs,
+                )  # fmt: skip
+    factors = _london_factors(london or (by_geo[boroughs[0]] if boroughs else {}), end, cfg)
+    london_noise = Noise(out_london, {}, factors)
+    borough_noise = Noise(out_borough, out_relative, factors)
+    return {LONDON: london_noise, "borough": borough_noise}
+
+
+def _london_factors(
+    values: dict[int, float], end: int, cfg: StatisticsConfig
+) -> np.ndarray | None:
+    """Seasonal factors from the consecutive months ending at ``end`` (at most ten years)."""
+    keys = []
+    key = end
+    while key in values and values[key] == values[key] and len(keys) < 120:
+        keys.append(key)
+        key -= 1
+    keys.reverse()
+    if len(keys) < cfg.season_min_months:
+        return None
+    return stats.seasonal_factors(keys, [values[k] for k in keys], cfg.season_min_months)
+
+
 # --- judging one window -----------------------------------------------------------------------
 
 
@@ -385,9 +543,21 @@ def _no_data(row: dict[str, Any], reason: str) -> dict[str, Any]:
 
 
 def count_row(
-    measure: Measure, geo: str, window: str, values: dict[int, float], end: int, ctx: Context
+    measure: Measure,
+    geo: str,
+    window: str,
+    values: dict[int, float],
+    end: int,
+    ctx: Context,
+    noise: Noise | None = None,
+    london: dict[int, float] | None = None,
 ) -> dict[str, Any]:
-    """One count measure, one geography, one window."""
+    """One count measure, one geography, one window.
+
+    The change is judged on the overdispersed rate ratio (:func:`stats.overdispersed_rate_ratio`)
+    with tau² from ``noise`` (the measure's own history at this geography level); a borough
+    also gets its change against London's (``london``: London's monthly values).
+    """
     row = _blank_row(measure, geo, window, ctx)
     current, comparisons = window_months(window, end)
     row["period_start"], row["period_end"] = (
@@ -398,7 +568,7 @@ def count_row(
     level = ctx.stats_cfg.significance_level
     label = measure.label
     if window == "month":
-        return _month_row(row, measure, values, end, breaks, ctx)
+        return _month_row(row, measure, values, end, breaks, ctx, noise)
     result = stats.compare_month_windows(values, current, comparisons, [k for k, _ in breaks])
     row["comparison_start"] = result.comparison_months[0] if result.comparison_months else None
     row["comparison_end"] = result.comparison_months[-1] if result.comparison_months else None
@@ -429,11 +599,16 @@ def count_row(
         return row
     comparison = float(result.comparison)
     row["comparison_value"] = comparison
-    exposure_b = float(len(comparisons))
-    comparison_total = comparison * exposure_b
-    rr = stats.poisson_rate_ratio(
-        int(round(value)), 1.0, int(round(comparison_total)), exposure_b, 1 - level
-    )
+    k = len(comparisons)
+    comparison_total = comparison * k
+    estimated = noise.tau2.get(window) if noise is not None else None
+    tau2 = ctx.stats_cfg.fallback_tau2 if estimated is None else estimated
+    rr = stats.overdispersed_rate_ratio(value, comparison_total, k, tau2, 1 - level)
+    row["tau2"] = tau2
+    row["dispersion"] = stats.comparison_dispersion(value, comparison_total, k, tau2)
+    if london is not None and geo != LONDON:
+        _add_relative(row, window, current, comparisons, value, comparison_total, london,
+                      noise, ctx)  # fmt: skip
     change = value - comparison
     row["p_value"] = rr.p_value
     row["change"] = rr.ratio - 1 if comparison > 0 else math.nan
@@ -451,6 +626,38 @@ def count_row(
         measure, window, current[-1], value, comparison, rr, row, level
     )
     return row
+
+
+def _add_relative(
+    row: dict[str, Any],
+    window: str,
+    current: list[int],
+    comparisons: list[list[int]],
+    value: float,
+    comparison_total: float,
+    london: dict[int, float],
+    noise: Noise | None,
+    ctx: Context,
+) -> None:
+    """A borough's change against London's over the same window: ratio of rate ratios."""
+    months = [*current, *(m for w in comparisons for m in w)]
+    if any(london.get(m) is None or london[m] != london[m] for m in months):
+        return
+    l_now = sum(london[m] for m in current)
+    l_before = sum(london[m] for w in comparisons for m in w)
+    if min(l_now, l_before) <= 0:
+        return
+    k = len(comparisons)
+    a, b = max(value, 0.5), max(comparison_total, 0.5)
+    d = math.log(a / (b / k)) - math.log(l_now / (l_before / k))
+    estimated = noise.relative_tau2.get(window) if noise is not None else None
+    tau2 = ctx.stats_cfg.fallback_tau2 if estimated is None else estimated
+    se = math.sqrt(1 / a + 1 / b + 1 / l_now + 1 / l_before + tau2 * (1 + 1 / k))
+    crit = float(sps.norm.ppf(1 - ctx.stats_cfg.significance_level / 2))
+    row["relative_change"] = math.exp(d) - 1
+    row["relative_lower"] = math.exp(d - crit * se) - 1
+    row["relative_upper"] = math.exp(d + crit * se) - 1
+    row["relative_p_value"] = float(2 * sps.norm.sf(abs(d) / se))
 
 
 def _window_phrase(window: str, end: int) -> str:
@@ -499,7 +706,12 @@ def _count_sentence(
             if level == 0.05
             else f", {abs(pct):.1%} {word}"
         )
-    return head + size + "; " + _verdict(measure, row, level)
+    noise = (
+        f" (allowing for year-to-year variation: {row['dispersion']:.1f} times Poisson)"
+        if row.get("dispersion") and row["dispersion"] >= 1.05
+        else ""
+    )
+    return head + size + noise + "; " + _verdict(measure, row, level)
 
 
 def _verdict(measure: Measure, row: dict[str, Any], level: float) -> str:
@@ -540,7 +752,15 @@ def _month_row(
     end: int,
     breaks: list[tuple[int, Break]],
     ctx: Context,
+    noise: Noise | None = None,
 ) -> dict[str, Any]:
+    """The latest month on a seasonally adjusted XmR chart with a fixed baseline.
+
+    The chart starts at the last series break (or the first month); its limits come from its
+    first 12–24 points and are re-based only at a confirmed shift (config/statistics.yaml).
+    Each month is divided by its month-of-year factor, so the season is not a special cause.
+    """
+    cfg = ctx.stats_cfg
     start = max([k for k, _ in breaks if k <= end], default=min(values))
     keys = [k for k in range(max(start, min(values)), end + 1)]
     series = np.array([values.get(k, math.nan) for k in keys], dtype=float)
@@ -548,32 +768,46 @@ def _month_row(
     if latest is None or latest != latest:
         return _no_data(row, f"no value for {month_name(end)}")
     row["value"] = float(latest)
+    row["lower"], row["upper"] = _poisson_ci(float(latest), 1 - cfg.significance_level)
     observed = int(np.sum(~np.isnan(series)))
-    if observed < ctx.stats_cfg.spc_min_points:
+    factors = noise.factors if noise is not None else None
+    chart = (
+        stats.seasonal_xmr(keys, series, factors, cfg.baseline_min, cfg.baseline_max,
+                           cfg.rebase_run)  # fmt: skip
+        if observed >= cfg.baseline_min and not np.isnan(series).any()
+        else None
+    )
+    if chart is None:
         row.update(
             status="not comparable",
             reason=(
-                f"only {observed} months since {month_name(start)} on one basis; XmR limits need "
-                f"{ctx.stats_cfg.spc_min_points}"
+                f"only {observed} complete months since {month_name(start)} on one basis; an "
+                f"XmR baseline needs {cfg.baseline_min}"
             ),
         )
         shown = _fmt_value(latest, "count")
         row["sentence"] = f"{measure.label}: {shown} in {month_name(end)}; {row['reason']}."
         return row
-    limits = stats.xmr_limits(series)
-    signals = stats.spc_signals(series, limits.centre, limits.lower, limits.upper)
-    last = signals.iloc[-1]
+    base = chart.baselines[-1]
+    factor = float(factors[end % 12]) if factors is not None else 1.0
+    centre, low, high = base.limits.centre, base.limits.lower, base.limits.upper
+    last = chart.signals.iloc[-1]
     rules = [r for r in stats.SPC_RULES if bool(last[r])]
     direction = int(last["direction"])
-    row.update(lower=limits.lower, upper=limits.upper, comparison_value=limits.centre)
-    row["comparison_start"] = stats.key_to_date(keys[0])
-    row["comparison_end"] = stats.key_to_date(keys[-1])
+    sigma = base.limits.sigma
+    z = (chart.adjusted[-1] - centre) / sigma if sigma > 0 else None
+    row.update(spc_centre=centre, spc_lower=low, spc_upper=high, seasonal_factor=factor)
+    row["comparison_value"] = centre * factor
+    row["comparison_start"] = stats.key_to_date(keys[base.start])
+    baseline_end = min(base.start + cfg.baseline_max, len(keys)) - 1
+    row["comparison_end"] = stats.key_to_date(keys[baseline_end])
     row["spc_signal"] = ", ".join(rules) if rules and direction else None
     significant = bool(rules) and direction != 0
-    change = float(latest) - limits.centre
-    row["change"] = change / limits.centre if limits.centre else math.nan
-    material = _material(measure, change, limits.centre)
-    small = measure.unit == "count" and limits.centre < measure.small_count
+    row["p_value"] = stats.spc_p_value(rules, z) if significant else 1.0
+    change = float(latest) - centre * factor
+    row["change"] = change / (centre * factor) if centre else math.nan
+    material = _material(measure, change, centre * factor)
+    small = measure.unit == "count" and centre < measure.small_count
     row.update(significant=significant, material=material, small_count=small)
     row["status"] = _status(measure, significant, material, direction > 0)
     if significant:
@@ -589,10 +823,16 @@ def _month_row(
             else ""
         )
     )
+    season = (
+        f"seasonally adjusted (factor {factor:.2f} for {month_name(end)[:-5]})"
+        if factors is not None
+        else "not seasonally adjusted (too short a history to estimate the season)"
+    )
     row["sentence"] = (
-        f"{measure.label}: {_fmt_value(latest, 'count')} in {month_name(end)} against a mean of "
-        f"{limits.centre:,.0f} (limits {limits.lower:,.0f} to {limits.upper:,.0f}) since "
-        f"{month_name(keys[0])}; {what}.{tail}"
+        f"{measure.label}: {_fmt_value(latest, 'count')} in {month_name(end)} against "
+        f"{centre * factor:,.0f} expected for the time of year (XmR centre {centre:,.0f}, limits "
+        f"{low:,.0f} to {high:,.0f}, {season}; baseline from "
+        f"{month_name(row['comparison_start'])}); {what}.{tail}"
     )
     return row
 
@@ -804,6 +1044,19 @@ def measure_rows(
     london_keys = by_geo.get(LONDON) or next(iter(by_geo.values()))
     end = max(london_keys)
     annual = measure.source.mart == "use_of_force_tactics"
+    counted = measure.unit != "proportion" and not annual
+    if counted:
+        for geo in geos:
+            if geo != LONDON and geo in by_geo:
+                for k in london_keys:
+                    by_geo[geo].setdefault(k, 0.0)  # a borough with no offences in a month
+    noise = (
+        estimate_noise(by_geo, geos, end, [k for k, _ in _break_keys(measure, ctx.breaks)],
+                       windows, ctx.stats_cfg)  # fmt: skip
+        if counted
+        else {}
+    )
+    london_values = by_geo.get(LONDON)
     rows: list[dict[str, Any]] = []
     for geo in geos:
         values = by_geo.get(geo)
@@ -828,12 +1081,11 @@ def measure_rows(
         elif annual:
             built = [_annual_row(measure, geo, values, end, ctx)]
         else:
-            if geo != LONDON:
-                complete = {k: v for k, v in values.items()}
-                for k in london_keys:
-                    complete.setdefault(k, 0.0)  # a borough with no offences in a month
-                values = complete
-            built = [count_row(measure, geo, w, values, end, ctx) for w in windows]
+            level = noise.get(LONDON if geo == LONDON else "borough")
+            built = [
+                count_row(measure, geo, w, values, end, ctx, level, london_values)
+                for w in windows
+            ]
         for row in built:
             row["vintage"] = vintages.get(geo)
             if row.get("unit") != "proportion" and row["window"] in ("r12", "fy"):
@@ -876,6 +1128,7 @@ def add_funnels(rows: list[dict[str, Any]], ctx: Context) -> None:
             groups.setdefault(row["measure_id"], []).append(row)
     cfg = ctx.stats_cfg
     label = f"{max(cfg.funnel_levels) * 100:g}".replace(".", "_")
+    notes = dict(cfg.denominator_notes)
     for members in groups.values():
         if len(members) < 5:
             continue
@@ -887,6 +1140,7 @@ def add_funnels(rows: list[dict[str, Any]], ctx: Context) -> None:
         for row, unit in zip(members, funnel.units.itertuples(index=False), strict=True):
             row["funnel_z"] = float(unit.z_adjusted)
             row["funnel_outside"] = bool(getattr(unit, f"outside_{label}"))
+            row["funnel_note"] = notes.get(row["geography_code"])
 
 
 def compute_plan(
