@@ -281,7 +281,9 @@ def measure_step(
     column = x.shape[1] - len(steps) + which
     estimate, se = float(fit.params[column]), float(fit.bse[column])
     z = float(sps.norm.ppf(0.5 + confidence / 2))
-    return math.exp(estimate), math.exp(estimate - z * se), math.exp(estimate + z * se)
+    with np.errstate(over="ignore"):
+        ratio, lower, upper = np.exp([estimate, estimate - z * se, estimate + z * se])
+    return float(ratio), float(lower), float(upper)
 
 
 def make_step(

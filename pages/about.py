@@ -31,9 +31,7 @@ def month_text(month: str) -> str:
 def break_item(item: Break) -> str:
     """One series break as a markdown list item."""
     line = f"- **{item.label}**, from {month_text(item.date)}. {item.note}"
-    if item.to_confirm:
-        line += " *The date is awaiting confirmation against the MPS's published notes.*"
-    return line
+    return f"{line} *{item.basis()}.*"
 
 
 def placeholders() -> dict[str, str]:
