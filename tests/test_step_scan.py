@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -137,3 +138,76 @@ def test_data_health_page_lists_the_steps(
     assert len(shown) == len(real_steps)
     unmatched = int((real_steps["found"] & real_steps["confirmed_by"].isna()).sum())
     assert any(f"**{unmatched}** not matched" in m.value for m in at.markdown)
+
+
+# --- comparisons across the break ---------------------------------------------------------
+
+
+def test_scorecard_does_not_call_violence_improving_across_the_recording_step(
+    borough_warehouse: Path,
+) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "oversight", "--warehouse", str(borough_warehouse), "scorecard",
+         "--plan", "pcp-2022-25", "--as-at", "2024-10", "--format", "json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = [
+        r
+        for r in json.loads(run.stdout)
+        if r["measure_id"] == "violence_with_injury" and r["geography_code"] == "MPS"
+    ]
+    assert len(rows) == 1
+    assert rows[0]["status"] == "not comparable"
+    assert rows[0]["change"] is None
+    assert "'MPS crime recording system change (CONNECT)' (2024-03)" in rows[0]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("as_at", "compared"),
+    [
+        # every window at 2024-10 holds months before and after 2024-03
+        (dt.date(2024, 10, 1), set()),
+        # by 2025-12 the financial year to date and the quarter sit wholly after the break
+        (dt.date(2025, 12, 1), {"fytd", "quarter", "month"}),
+    ],
+)
+def test_every_window_across_the_break_is_not_compared_and_names_it(
+    borough_warehouse: Path, as_at: dt.date, compared: set[str]
+) -> None:
+    from oversight import measures, plan
+
+    pcp = plan.load_plan("pcp-2022-25")
+    measure = pcp.measure("violence_with_injury")
+    con = duckdb.connect(str(borough_warehouse), read_only=True)
+    try:
+        frame = measures.read_series(con, measure)
+    finally:
+        con.close()
+    ctx = measures.make_context(pcp, as_at=as_at)
+    rows = {
+        r["window"]: r for r in measures.measure_rows(measure, frame, ctx, geographies=["MPS"])
+    }
+    assert set(rows) == set(measures.WINDOWS)
+    for window, row in rows.items():
+        if window in compared:
+            assert row["status"] != "not comparable", (window, row["reason"])
+            continue
+        assert row["status"] == "not comparable", (window, row["status"])
+        assert row["status"] not in ("improving", "deteriorating")
+        assert CONNECT.label in row["reason"], (window, row["reason"])
+        assert "(2024-03)" in row["reason"], (window, row["reason"])
+
+
+def test_about_page_states_the_scan_settings_in_force(
+    monkeypatch: pytest.MonkeyPatch, borough_warehouse: Path
+) -> None:
+    config = step_scan.load_step_config()
+    at = apptest.open_page(monkeypatch, borough_warehouse, "pages/about.py",
+                           today=TODAY.isoformat())  # fmt: skip
+    text = "\n".join(m.value for m in at.markdown)
+    assert f"takes the last {config.window_months}\nmonths" in text
+    assert f"{config.settings.simulations:,} series simulated" in text
+    assert "Andrews 1993" in text
+    assert "${step" not in text
+    assert "Dated from the data: a level step in Violence with injury" in text
