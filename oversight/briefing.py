@@ -535,8 +535,7 @@ def method_blocks(stats_cfg: measures.StatisticsConfig, breaks: Sequence[Break])
         f"{stats_cfg.pas_base_london:,} for London per rolling year, with a design effect of "
         f"{stats_cfg.pas_design_effect:g}. {stats_cfg.pas_source}",
         *(
-            f"Series break: {b.label} ({b.date}). No comparison crosses it"
-            + ("; the date awaits confirmation." if b.to_confirm else ".")
+            f"Series break: {b.label} ({b.date}). No comparison crosses it. {b.basis()}."
             for b in breaks
         ),
         "Police recorded crime is not accredited official statistics; the MPS revises past "

@@ -18,6 +18,7 @@ import duckdb
 import pandas as pd
 import yaml
 
+from oversight import step_scan
 from oversight.sandbox import frame_of
 
 PERIODS = ("month", "quarter", "financial_year", "year")
@@ -377,3 +378,15 @@ def biggest_revisions(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFram
         """
     )
     return frame_of(con.sql(sql, params=[limit]))
+
+
+# --- level steps -------------------------------------------------------------------------------
+
+
+def level_steps(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Candidate level steps in London's monthly series, each matched to a configured break.
+
+    One row per step found (or, for a series with none, its best candidate); the scan and the
+    matching are in oversight/step_scan.py, the statistics in oversight/steps.py.
+    """
+    return step_scan.step_candidates(con)

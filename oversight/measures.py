@@ -778,10 +778,16 @@ def _month_row(
         else None
     )
     if chart is None:
+        since = next((b for k, b in breaks if k == start), None)
+        basis = (
+            f"the series break '{since.label}' ({since.date})"
+            if since is not None
+            else month_name(start)
+        )
         row.update(
             status="not comparable",
             reason=(
-                f"only {observed} complete months since {month_name(start)} on one basis; an "
+                f"only {observed} complete months since {basis} on one basis; an "
                 f"XmR baseline needs {cfg.baseline_min}"
             ),
         )
@@ -859,12 +865,11 @@ def proportion_row(
     earlier = values.get(end - 12)
     row["comparison_start"] = stats.key_to_date(end - 23)
     row["comparison_end"] = stats.key_to_date(end - 12)
-    breaks = [k for k, _ in _break_keys(measure, ctx.breaks)]
-    if any(end - 23 < k <= end for k in breaks):
-        row.update(status="not comparable", reason="the two years cross a series break")
-        row["sentence"] = (
-            f"{measure.label}: {latest:.0%}; not compared: the years cross a series break."
-        )
+    crossing = [b for k, b in _break_keys(measure, ctx.breaks) if end - 23 < k <= end]
+    if crossing:
+        why = f"the two years cross the series break '{crossing[0].label}' ({crossing[0].date})"
+        row.update(status="not comparable", reason=why)
+        row["sentence"] = f"{measure.label}: {latest:.0%}; not compared: {why}."
         return row
     if earlier is None or earlier != earlier:
         row.update(
@@ -933,7 +938,10 @@ def ratio_row(
     row["comparison_end"] = stats.key_to_date(previous[-1])
     crossing = [b for k, b in _break_keys(measure, ctx.breaks) if previous[0] < k <= current[-1]]
     if crossing:
-        why = f"not compared: the comparison would cross the series break '{crossing[0].label}'"
+        why = (
+            f"not compared: the comparison would cross the series break '{crossing[0].label}' "
+            f"({crossing[0].date})"
+        )
         row.update(status="not comparable", reason=why)
         row["sentence"] = f"{measure.label}: {p1:.0%} in the {phrase}; {why}."
         return row

@@ -9,6 +9,7 @@ config/categories.yaml, config/pas_measures.yaml). Every error names the file an
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import re
@@ -74,13 +75,18 @@ BREAK_KEYS = {
     "marts",
     "measures",
     "note",
-    "to_confirm",
+    "source",
+    "evidence",
     "from_scheme",
     "to_scheme",
     "overlap",
     "mapping",
 }
-BREAK_REQUIRED = {"id", "label", "kind", "date", "marts", "note"}
+BREAK_REQUIRED = {"id", "label", "kind", "date", "marts", "note", "source"}
+EVIDENCE_KEYS = {"series", "month", "ratio", "lower", "upper", "p_value", "checked", "vintage"}
+EVIDENCE_REQUIRED = EVIDENCE_KEYS
+# How far a break's date may sit from the month the step detector found (oversight/steps.py).
+EVIDENCE_TOLERANCE_MONTHS = 1
 MAPPING_KEYS = {"old", "new", "exact", "note"}
 MAPPING_REQUIRED = {"old", "new", "exact"}
 
@@ -194,6 +200,20 @@ class CategoryMapping:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """The level step the detector found where a break is dated from the data."""
+
+    series: str
+    month: str
+    ratio: float
+    lower: float
+    upper: float
+    p_value: float
+    checked: str
+    vintage: str
+
+
+@dataclass(frozen=True)
 class Break:
     """A series break: no comparison spans its date for the marts and measures it affects."""
 
@@ -204,7 +224,8 @@ class Break:
     marts: tuple[str, ...]
     note: str
     measures: tuple[str, ...] = ()
-    to_confirm: bool = False
+    source: str = ""
+    evidence: Evidence | None = None
     from_scheme: str = ""
     to_scheme: str = ""
     overlap: Period | None = None
@@ -217,6 +238,20 @@ class Break:
     def within(self, period: Period) -> bool:
         """Whether the break falls strictly inside the period (so the period spans it)."""
         return period.start < self.date <= period.end
+
+    def basis(self) -> str:
+        """How the date was set, in a sentence: the detector's evidence, or the source."""
+        found = self.evidence
+        if found is None:
+            return f"Dated from: {' '.join(self.source.split())}"
+        series = found.series.split(":")[0].strip()
+        p_value = "p ≤ 0.001" if found.p_value <= 0.001 else f"p = {found.p_value:.3f}"
+        return (
+            f"Dated from the data: a level step in {series} from {found.month}, the new level "
+            f"{found.ratio:.2f} times the old (95% CI {found.lower:.2f} to {found.upper:.2f}; "
+            f"{p_value} over every month scanned), checked {found.checked} on the publication "
+            f"to {found.vintage}"
+        )
 
 
 @dataclass(frozen=True)
@@ -604,6 +639,52 @@ def read_scheme_change(check: Checker, where: str, entry: dict, vocab: Vocabular
     }
 
 
+def month_gap(first: str, second: str) -> int:
+    """Whole months from one 'YYYY-MM' to another."""
+    (y1, m1), (y2, m2) = (map(int, first.split("-")), map(int, second.split("-")))
+    return (y2 - y1) * 12 + (m2 - m1)
+
+
+def read_day(check: Checker, where: str, value: Any) -> str:
+    """A date as 'YYYY-MM-DD' (YAML may already have read it as a date)."""
+    text = value.isoformat() if isinstance(value, dt.date) else value
+    try:
+        return dt.date.fromisoformat(str(text)).isoformat()
+    except ValueError as exc:
+        raise check.fail(where, f"expected a date as 'YYYY-MM-DD', got {value!r}") from exc
+
+
+def read_evidence(check: Checker, where: str, value: Any, date: str) -> Evidence:
+    """The detector's evidence for a break: a step month near the date, a ratio in its CI."""
+    entry = check.mapping(where, value, EVIDENCE_KEYS, EVIDENCE_REQUIRED)
+    evidence = Evidence(
+        series=check.text(join(where, "series"), entry["series"]),
+        month=check.month(join(where, "month"), entry["month"]),
+        ratio=check.number(join(where, "ratio"), entry["ratio"]),
+        lower=check.number(join(where, "lower"), entry["lower"]),
+        upper=check.number(join(where, "upper"), entry["upper"]),
+        p_value=check.number(join(where, "p_value"), entry["p_value"]),
+        checked=read_day(check, join(where, "checked"), entry["checked"]),
+        vintage=check.month(join(where, "vintage"), str(entry["vintage"])),
+    )
+    if not 0 < evidence.lower <= evidence.ratio <= evidence.upper:
+        raise check.fail(
+            join(where, "ratio"),
+            f"expected 0 < lower <= ratio <= upper, got {evidence.lower} <= {evidence.ratio} "
+            f"<= {evidence.upper}",
+        )
+    if not 0 < evidence.p_value <= 1:
+        raise check.fail(join(where, "p_value"), f"expected 0 < p <= 1, got {evidence.p_value}")
+    gap = abs(month_gap(evidence.month, date))
+    if gap > EVIDENCE_TOLERANCE_MONTHS:
+        raise check.fail(
+            join(where, "month"),
+            f"the detector dates the step {evidence.month}, {gap} months from the break's date "
+            f"{date} (at most {EVIDENCE_TOLERANCE_MONTHS} allowed)",
+        )
+    return evidence
+
+
 def read_break(check: Checker, where: str, value: Any, vocab: Vocabulary) -> Break:
     entry = check.mapping(where, value, BREAK_KEYS, BREAK_REQUIRED)
     kind = check.choice(join(where, "kind"), entry["kind"], BREAK_KINDS)
@@ -611,15 +692,20 @@ def read_break(check: Checker, where: str, value: Any, vocab: Vocabulary) -> Bre
     for i, mart in enumerate(marts):
         check.choice(f"{where}.marts[{i}]", mart, vocab.columns)
     extra = read_scheme_change(check, where, entry, vocab) if kind == "category_scheme" else {}
+    date = check.month(join(where, "date"), entry["date"])
+    evidence = entry.get("evidence")
     return Break(
         id=check.text(join(where, "id"), entry["id"]),
         label=check.text(join(where, "label"), entry["label"]),
         kind=kind,
-        date=check.month(join(where, "date"), entry["date"]),
+        date=date,
         marts=marts,
         note=check.text(join(where, "note"), entry["note"]),
         measures=check.texts(join(where, "measures"), entry.get("measures", [])),
-        to_confirm=check.flag(join(where, "to_confirm"), entry.get("to_confirm", False)),
+        source=check.text(join(where, "source"), entry["source"]),
+        evidence=None
+        if evidence is None
+        else read_evidence(check, join(where, "evidence"), evidence, date),
         **extra,
     )
 

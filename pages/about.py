@@ -12,7 +12,7 @@ from string import Template
 
 import streamlit as st
 
-from oversight import ui
+from oversight import step_scan, ui
 from oversight.measures import load_statistics
 from oversight.plan import Break, load_breaks
 from oversight.settings import get_settings
@@ -31,9 +31,7 @@ def month_text(month: str) -> str:
 def break_item(item: Break) -> str:
     """One series break as a markdown list item."""
     line = f"- **{item.label}**, from {month_text(item.date)}. {item.note}"
-    if item.to_confirm:
-        line += " *The date is awaiting confirmation against the MPS's published notes.*"
-    return line
+    return f"{line} *{item.basis()}.*"
 
 
 def placeholders() -> dict[str, str]:
@@ -51,6 +49,21 @@ def placeholders() -> dict[str, str]:
         "spc_min_points": str(stats.spc_min_points),
         "funnel_levels": " and ".join(levels),
         "funnel_method": stats.funnel_method,
+        **step_placeholders(),
+    }
+
+
+def step_placeholders() -> dict[str, str]:
+    """The level-step scan's settings (config/steps.yaml) as docs/about.md quotes them."""
+    scan = step_scan.load_step_config(settings.root)
+    return {
+        "step_window": str(scan.window_months),
+        "step_segment": str(scan.settings.min_segment),
+        "step_simulations": f"{scan.settings.simulations:,}",
+        "step_level": f"{scan.settings.level:g}",
+        "step_level_pct": f"{scan.settings.level:.0%}",
+        "step_max": str(scan.settings.max_steps),
+        "step_confirm": str(scan.confirm_within),
     }
 
 

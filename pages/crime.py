@@ -112,7 +112,7 @@ notes = [
 ]
 notes += [
     f"Dotted line: {b.label}, {crime.month_label(crime.month_date(b.date))}"
-    + (" (month to be confirmed)" if b.to_confirm else "")
+    + (" (dated from the data)" if b.evidence else "")
     + "; counts either side are not like for like."
     for b in shown_breaks
     if b.kind != "category_scheme"

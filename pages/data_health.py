@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from oversight import charts, health, queries, ui
+from oversight import charts, health, queries, step_scan, ui
 from oversight.settings import get_settings
 
 ui.ensure_navigation()
@@ -202,13 +202,64 @@ def show_revisions() -> None:
     )
 
 
+def show_steps() -> None:
+    st.header("Level steps in London's series")
+    found = ui.read(settings, health.level_steps)
+    config = step_scan.load_step_config(settings.root)
+    steps_found = found[found["found"]]
+    unconfirmed = steps_found[steps_found["confirmed_by"].isna()]
+    st.markdown(
+        f"Each plan measure's London series and each recorded-crime category, scanned over its "
+        f"last {config.window_months} months for a lasting change of level (seasonality and "
+        f"trend allowed for): **{len(steps_found)}** step{'s' if len(steps_found) != 1 else ''} "
+        f"found in {found['series'].nunique()} series, **{len(unconfirmed)}** not matched by a "
+        "configured series break. A step that no break explains may be a recording change "
+        "to add to config/breaks.yaml, or a real change: check before comparing across it."
+    )
+    table = pd.DataFrame(
+        {
+            "series": found["series"],
+            "what": found["kind"],
+            "step month": found["step_month"].fillna("–"),
+            "size": found.apply(step_size, axis=1),
+            "evidence": found["p_value"].map(step_evidence),
+            "step?": found["found"].map({True: "yes", False: "no"}),
+            "configured break": found["note"],
+        }
+    )
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.caption(
+        "Size: the new level over the old (seasonality and trend held) with its 95% confidence "
+        "interval. Evidence: the p-value of the scan, simulated so that it allows for every "
+        f"month tried; a step is reported below p = {config.settings.level:g}. A configured "
+        f"break confirms a step within {config.confirm_within} month of it. Method: About page."
+    )
+    ui.download_buttons(found, "level_steps", "steps")
+
+
+def step_size(row: pd.Series) -> str:
+    """'0.75 (0.71 to 0.79)', or a dash."""
+    if pd.isna(row["ratio"]):
+        return "–"
+    return f"{row['ratio']:.2f} ({row['lower']:.2f} to {row['upper']:.2f})"
+
+
+def step_evidence(p_value: float) -> str:
+    """'p ≤ 0.001' at the simulation floor, else 'p = 0.015'."""
+    if pd.isna(p_value):
+        return "–"
+    return "p ≤ 0.001" if p_value <= 0.001 else f"p = {p_value:.3f}"
+
+
 st.title("Data health")
 st.markdown(
     "What the warehouse holds, how up to date each source is, whether every file passed its "
-    "checks, which files were refused, and what the latest crime publication changed."
+    "checks, which files were refused, what the latest crime publication changed, and where a "
+    "series steps to a new level."
 )
 show_sources()
 show_freshness()
 show_validation()
 show_quarantine()
 show_revisions()
+show_steps()

@@ -24,7 +24,8 @@ PAGE = "pages/crime.py"
 BOROUGH_CSV = (
     "lds_borough_crime/MPS Borough Level Crime (most recent 24 months)__2024-01_to_2025-12.csv"
 )
-CONNECT = date(2024, 11, 1)
+CONNECT = date(2024, 11, 1)  # the synthetic breaks below
+CONFIGURED_CONNECT = date(2024, 3, 1)  # config/breaks.yaml, as the real-data pages use it
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -103,7 +104,7 @@ def london_robbery(real_warehouse: Path) -> AppTest:
 @pytest.mark.realdata
 def test_london_monthly_series_equals_the_published_file(london_robbery, realdata: Path) -> None:
     spec = chart_with(london_robbery, "Robbery in London (MPS area)")
-    charted = points(spec, "Robbery, before Nov 2024") | points(spec, "Robbery")
+    charted = points(spec, "Robbery, before Mar 2024") | points(spec, "Robbery")
     months = [f"{m:%Y-%m}" for m in pd.date_range("2024-01-01", "2025-12-01", freq="MS")]
     expected = {m: raw_london_month(realdata, "ROBBERY", m) for m in months}
     assert expected["2025-06"] > 1000
@@ -129,20 +130,20 @@ def test_xmr_limits_are_those_of_the_months_since_the_break(
         since = con.execute(
             "select month, sum(offences) from marts.crime_borough_monthly "
             "where major_category = 'ROBBERY' and month >= ? group by month order by month",
-            [CONNECT],
+            [CONFIGURED_CONNECT],
         ).fetchall()
-    assert len(since) == 14  # November 2024 to December 2025
+    assert len(since) == 22  # March 2024 to December 2025
     limits = stats.xmr_limits([value for _, value in since])
     spec = chart_with(london_robbery, "Robbery in London")
-    centre = trace(spec, "Mean since Nov 2024")
+    centre = trace(spec, "Mean since Mar 2024")
     upper, lower = trace(spec, "Upper process limit"), trace(spec, "Lower process limit")
     assert decode(centre["y"]) == pytest.approx([limits.centre] * 2)
     assert decode(upper["y"]) == pytest.approx([limits.upper] * 2)
     assert decode(lower["y"]) == pytest.approx([max(limits.lower, 0)] * 2)
-    assert centre["x"][0].startswith("2024-11-01")
+    assert centre["x"][0].startswith("2024-03-01")
     assert centre["x"][-1].startswith("2025-12-01")
     # the limits must not be those of the whole series
-    whole = stats.xmr_limits(decode(trace(spec, "Robbery, before Nov 2024")["y"]))
+    whole = stats.xmr_limits(decode(trace(spec, "Robbery, before Mar 2024")["y"]))
     assert not math.isclose(whole.upper, limits.upper, rel_tol=1e-3)
 
 
@@ -150,9 +151,9 @@ def test_xmr_limits_are_those_of_the_months_since_the_break(
 def test_connect_break_is_drawn_and_labelled(london_robbery) -> None:
     layout = chart_with(london_robbery, "Robbery in London")["layout"]
     lines = [s for s in layout["shapes"] if s["type"] == "line"]
-    assert [s["x0"][:10] for s in lines] == ["2024-11-01"]
+    assert [s["x0"][:10] for s in lines] == ["2024-03-01"]
     labels = [a["text"] for a in layout["annotations"]]
-    assert any("CONNECT" in text and "Nov 2024" in text for text in labels), labels
+    assert any("CONNECT" in text and "Mar 2024" in text for text in labels), labels
 
 
 @pytest.mark.realdata

@@ -153,7 +153,7 @@ def test_a_baseline_across_connect_is_detected():
     robbery = plan.measure("robbery")
     knife = plan.measure("knife_crime_with_injury")
     trust = plan.measure("trust_mps")
-    spanning = type(robbery.baseline)("2024-04", "2025-03")
+    spanning = type(robbery.baseline)("2024-01", "2024-12")
     assert [b.id for b in breaks_spanned(robbery, spanning, load_breaks())] == ["mps_connect"]
     assert [b.id for b in breaks_spanned(knife, spanning, load_breaks())] == ["mps_connect"]
     assert breaks_spanned(trust, spanning, load_breaks()) == ()
@@ -162,8 +162,14 @@ def test_a_baseline_across_connect_is_detected():
 def test_breaks_load_with_dates_and_mapping():
     breaks = {b.id: b for b in load_breaks()}
     connect = breaks["mps_connect"]
-    assert connect.date == "2024-11"
-    assert connect.to_confirm
+    assert connect.date == "2024-03"
+    assert connect.source.startswith("Dated from the data")
+    assert connect.evidence is not None
+    assert connect.evidence.month == "2024-03"
+    assert connect.evidence.lower < connect.evidence.ratio < connect.evidence.upper < 1
+    assert "VIOLENCE WITH INJURY" in connect.evidence.series
+    assert "2024-03" in connect.basis()
+    assert scheme_source_named(breaks["datastore_category_scheme"])
     assert "crime recording system" in connect.label.lower()
     scheme = breaks["datastore_category_scheme"]
     assert (scheme.date, scheme.from_scheme, scheme.to_scheme) == (
@@ -344,7 +350,45 @@ def write_breaks(tmp_path: Path, edit: Callable[[dict], None]) -> Path:
     return path
 
 
+def scheme_source_named(item) -> bool:
+    """A break dated from a publication names it and carries no detector evidence."""
+    return "London Datastore" in item.source and item.evidence is None
+
+
 BROKEN_BREAKS = {
+    "old to_confirm flag": (
+        lambda d: d["breaks"][0].update(to_confirm=True),
+        "breaks[0].to_confirm: unknown key",
+    ),
+    "no source": (
+        lambda d: d["breaks"][0].pop("source"),
+        "breaks[0].source: missing required key",
+    ),
+    "unknown evidence key": (
+        lambda d: d["breaks"][0]["evidence"].update(found_by="eye"),
+        "breaks[0].evidence.found_by: unknown key",
+    ),
+    "evidence without a p-value": (
+        lambda d: d["breaks"][0]["evidence"].pop("p_value"),
+        "breaks[0].evidence.p_value: missing required key",
+    ),
+    "evidence far from the date": (
+        lambda d: d["breaks"][0].update(date="2024-11"),
+        "breaks[0].evidence.month: the detector dates the step 2024-03, 8 months from the "
+        "break's date 2024-11",
+    ),
+    "ratio outside its interval": (
+        lambda d: d["breaks"][0]["evidence"].update(ratio=0.5),
+        "breaks[0].evidence.ratio: expected 0 < lower <= ratio <= upper",
+    ),
+    "p-value above one": (
+        lambda d: d["breaks"][0]["evidence"].update(p_value=1.5),
+        "breaks[0].evidence.p_value: expected 0 < p <= 1",
+    ),
+    "checked not a date": (
+        lambda d: d["breaks"][0]["evidence"].update(checked="last week"),
+        "breaks[0].evidence.checked: expected a date",
+    ),
     "unknown mart": (
         lambda d: d["breaks"][0]["marts"].append("crime_monthly"),
         "breaks[0].marts[6]: must be one of",
