@@ -305,12 +305,13 @@ def load_populations() -> Populations:
 class Noise:
     """What a measure's history says about its chance variation, per geography level.
 
-    ``tau2`` and ``relative_tau2`` (a borough's change against London's) are per window;
-    ``factors`` are the month-of-year factors used to seasonally adjust its XmR charts.
+    ``tau2`` and ``relative_tau2`` (a borough's change against London's) are per window, each
+    (phi, tau²) of :func:`stats.log_ratio_dispersion`; ``factors`` are the month-of-year
+    factors used to seasonally adjust its XmR charts.
     """
 
-    tau2: dict[str, float | None]
-    relative_tau2: dict[str, float | None]
+    tau2: dict[str, tuple[float, float] | None]
+    relative_tau2: dict[str, tuple[float, float] | None]
     factors: np.ndarray | None
 
 
@@ -370,9 +371,9 @@ def estimate_noise(
     """tau² per window for London (its own history) and for boroughs (pooled), and the season."""
     london = by_geo.get(LONDON, {})
     boroughs = [g for g in geos if g != LONDON and by_geo.get(g)]
-    out_london: dict[str, float | None] = {}
-    out_borough: dict[str, float | None] = {}
-    out_relative: dict[str, float | None] = {}
+    out_london: dict[str, tuple[float, float] | None] = {}
+    out_borough: dict[str, tuple[float, float] | None] = {}
+    out_relative: dict[str, tuple[float, float] | None] = {}
     for window in windows:
         if window == "month":
             continue
@@ -381,13 +382,17 @@ def estimate_noise(
                    for g in [*boroughs, *([LONDON] if london else [])]}  # fmt: skip
         if london:
             a, b = history[LONDON]
-            out_london[window] = stats.between_period_variance(a, b, k, min_pairs=cfg.min_pairs)
+            tau2 = stats.between_period_variance(a, b, k, min_pairs=cfg.min_pairs)
+            out_london[window] = None if tau2 is None else (1.0, tau2)
         if boroughs:
             a = np.concatenate([history[g][0] for g in boroughs])
             b = np.concatenate([history[g][1] for g in boroughs])
             groups = np.repeat(boroughs, [history[g][0].size for g in boroughs])
-            out_borough[window] = stats.between_period_variance(
-                a, b, k, groups, min_pairs=cfg.min_pairs
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d_b = np.where((a > 0) & (b > 0), np.log(a) - np.log(b / k), np.nan)
+                v_b = 1 / a + 1 / b
+            out_borough[window] = stats.log_ratio_dispersion(
+                d_b, v_b, 1 + 1 / k, groups, min_pairs=cfg.min_pairs
             )
             if london:
                 la, lb = history[LONDON]
@@ -400,7 +405,7 @@ def estimate_noise(
                         ok = (ga > 0) & (gb > 0)
                         parts_d.append(np.where(ok, np.log(ga) - np.log(gb / k) - d_l, np.nan))
                         parts_v.append(np.where(ok, 1 / ga + 1 / gb + v_l, np.nan))
-                out_relative[window] = stats.log_ratio_variance(
+                out_relative[window] = stats.log_ratio_dispersion(
                     np.concatenate(parts_d), np.concatenate(parts_v), 1 + 1 / k, groups,
                     min_pairs=cfg.min_pairs,
                 )  # fmt: skip
@@ -602,10 +607,10 @@ def count_row(
     k = len(comparisons)
     comparison_total = comparison * k
     estimated = noise.tau2.get(window) if noise is not None else None
-    tau2 = ctx.stats_cfg.fallback_tau2 if estimated is None else estimated
-    rr = stats.overdispersed_rate_ratio(value, comparison_total, k, tau2, 1 - level)
+    phi, tau2 = (1.0, ctx.stats_cfg.fallback_tau2) if estimated is None else estimated
+    rr = stats.overdispersed_rate_ratio(value, comparison_total, k, tau2, 1 - level, phi)
     row["tau2"] = tau2
-    row["dispersion"] = stats.comparison_dispersion(value, comparison_total, k, tau2)
+    row["dispersion"] = stats.comparison_dispersion(value, comparison_total, k, tau2, phi)
     if london is not None and geo != LONDON:
         _add_relative(row, window, current, comparisons, value, comparison_total, london,
                       noise, ctx)  # fmt: skip
@@ -651,8 +656,8 @@ def _add_relative(
     a, b = max(value, 0.5), max(comparison_total, 0.5)
     d = math.log(a / (b / k)) - math.log(l_now / (l_before / k))
     estimated = noise.relative_tau2.get(window) if noise is not None else None
-    tau2 = ctx.stats_cfg.fallback_tau2 if estimated is None else estimated
-    se = math.sqrt(1 / a + 1 / b + 1 / l_now + 1 / l_before + tau2 * (1 + 1 / k))
+    phi, tau2 = (1.0, ctx.stats_cfg.fallback_tau2) if estimated is None else estimated
+    se = math.sqrt(phi * (1 / a + 1 / b + 1 / l_now + 1 / l_before) + tau2 * (1 + 1 / k))
     crit = float(sps.norm.ppf(1 - ctx.stats_cfg.significance_level / 2))
     row["relative_change"] = math.exp(d) - 1
     row["relative_lower"] = math.exp(d - crit * se) - 1

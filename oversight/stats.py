@@ -438,6 +438,7 @@ def overdispersed_rate_ratio(
     comparison_windows: int = 1,
     tau2: float = 0.0,
     level: float = 0.95,
+    phi: float = 1.0,
 ) -> RateRatio:
     """Rate ratio of a window's count to the mean of ``comparison_windows`` earlier windows.
 
@@ -455,7 +456,7 @@ def overdispersed_rate_ratio(
     a = max(float(current), 0.5)
     b = max(float(comparison_total), 0.5)
     log_ratio = math.log(a) - math.log(b / comparison_windows)
-    se = math.sqrt(1 / a + 1 / b + tau2 * (1 + 1 / comparison_windows))
+    se = math.sqrt(phi * (1 / a + 1 / b) + tau2 * (1 + 1 / comparison_windows))
     crit = _z_for_level(level)
     p_value = float(2 * stats.norm.sf(abs(log_ratio) / se))
     return RateRatio(
@@ -467,12 +468,16 @@ def overdispersed_rate_ratio(
 
 
 def comparison_dispersion(
-    current: float, comparison_total: float, comparison_windows: int, tau2: float
+    current: float,
+    comparison_total: float,
+    comparison_windows: int,
+    tau2: float,
+    phi: float = 1.0,
 ) -> float:
-    """How many times Poisson the variance of a comparison is, under tau² (1 when tau² = 0)."""
+    """How many times Poisson the variance of a comparison is (1 when phi = 1, tau² = 0)."""
     a, b = max(float(current), 0.5), max(float(comparison_total), 0.5)
     poisson = 1 / a + 1 / b
-    return (poisson + tau2 * (1 + 1 / comparison_windows)) / poisson
+    return (phi * poisson + tau2 * (1 + 1 / comparison_windows)) / poisson
 
 
 def between_period_variance(
@@ -531,6 +536,52 @@ def log_ratio_variance(
 
     return float(brentq(excess, 0.0, high, xtol=1e-10))
 
+
+
+def log_ratio_dispersion(
+    d: np.ndarray,
+    v: np.ndarray,
+    inflate: float = 2.0,
+    groups: np.ndarray | None = None,
+    min_pairs: int = 12,
+) -> tuple[float, float] | None:
+    """(phi, tau²) for pooled series of different sizes: variance phi × v + tau² × inflate.
+
+    Areas of very different size need both terms: quasi-Poisson extra variation (phi, a
+    multiple of the Poisson variance, which dominates small counts) and between-period
+    variation of the level (tau², a share of the rate, which dominates large counts). The two
+    are fitted by making the median standardised square equal the chi-square(1) median in the
+    smaller-count and the larger-count halves of the history at once. With too narrow a range
+    of sizes to tell them apart, phi is 1 and tau² is :func:`log_ratio_variance`'s.
+    """
+    d, v = np.asarray(d, dtype=float), np.asarray(v, dtype=float)
+    keep = np.isfinite(d) & np.isfinite(v)
+    if keep.sum() < 2 * min_pairs:
+        tau2 = log_ratio_variance(d, v, inflate, groups, min_pairs)
+        return None if tau2 is None else (1.0, tau2)
+    d, v = d[keep], v[keep]
+    label = np.zeros(d.size) if groups is None else np.asarray(groups, dtype=object)[keep]
+    centred = d.copy()
+    for value in pd.unique(label):
+        mine = label == value
+        centred[mine] = d[mine] - np.median(d[mine])
+    cut = np.median(v)
+    halves = [v <= cut, v > cut]
+    spread = np.median(v[halves[1]]) / np.median(v[halves[0]]) if halves[1].any() else 1.0
+    if min(h.sum() for h in halves) < min_pairs or spread < 1.5:
+        tau2 = log_ratio_variance(d, v, inflate, label, min_pairs)
+        return None if tau2 is None else (1.0, tau2)
+    from scipy.optimize import least_squares
+
+    def residuals(params: np.ndarray) -> np.ndarray:
+        phi, tau2 = 1 + math.exp(params[0]), math.exp(params[1])
+        scale = phi * v + tau2 * inflate
+        return np.array(
+            [math.log(np.median(centred[h] ** 2 / scale[h]) / CHI2_1_MEDIAN) for h in halves]
+        )
+
+    fit = least_squares(residuals, x0=np.array([0.0, math.log(1e-3)]), bounds=([-12, -25], [8, 3]))
+    return (1 + math.exp(fit.x[0]), math.exp(fit.x[1]))
 
 # --- seasonality -------------------------------------------------------------------------------
 
