@@ -360,6 +360,21 @@ def window_history(
     return current, total
 
 
+def _geo_dispersion(
+    values: dict[int, float], end: int, factors: np.ndarray | None, months: int
+) -> float:
+    """Monthly quasi-Poisson dispersion of one area's series (1 when it cannot be estimated)."""
+    keys = [k for k in range(end - months + 1, end + 1) if k in values and values[k] == values[k]]
+    run = []
+    for key in reversed(keys):
+        if run and run[-1] != key + 1:
+            break
+        run.append(key)
+    run.reverse()
+    phi = stats.monthly_dispersion([values[k] for k in run], factors, run) if run else None
+    return 1.0 if phi is None else phi
+
+
 def estimate_noise(
     by_geo: dict[str, dict[int, float]],
     geos: Sequence[str],
@@ -368,51 +383,62 @@ def estimate_noise(
     windows: Sequence[str],
     cfg: StatisticsConfig,
 ) -> dict[str, Noise]:
-    """tau² per window for London (its own history) and for boroughs (pooled), and the season."""
+    """Per area: its monthly dispersion phi and the level's between-period variance tau².
+
+    phi (quasi-Poisson) comes from each area's own months around trend and season; tau² from
+    the same comparison in the series' history once phi is allowed for, for London on its
+    own series and for boroughs pooled across the boroughs (and for a borough's change
+    against London's).
+    """
     london = by_geo.get(LONDON, {})
     boroughs = [g for g in geos if g != LONDON and by_geo.get(g)]
-    out_london: dict[str, tuple[float, float] | None] = {}
-    out_borough: dict[str, tuple[float, float] | None] = {}
-    out_relative: dict[str, tuple[float, float] | None] = {}
+    factors = _london_factors(london or (by_geo[boroughs[0]] if boroughs else {}), end, cfg)
+    areas = [*boroughs, *([LONDON] if london else [])]
+    phis = {g: _geo_dispersion(by_geo[g], end, factors, cfg.history_months) for g in areas}
+    level_tau2: dict[str, dict[str, float | None]] = {LONDON: {}, "borough": {}, "relative": {}}
     for window in windows:
         if window == "month":
             continue
         k = len(window_months(window, end)[1])
+        inflate = 1 + 1 / k
         history = {g: window_history(by_geo[g], window, end, break_keys, cfg.history_months)
-                   for g in [*boroughs, *([LONDON] if london else [])]}  # fmt: skip
-        if london:
-            a, b = history[LONDON]
-            tau2 = stats.between_period_variance(a, b, k, min_pairs=cfg.min_pairs)
-            out_london[window] = None if tau2 is None else (1.0, tau2)
-        if boroughs:
-            a = np.concatenate([history[g][0] for g in boroughs])
-            b = np.concatenate([history[g][1] for g in boroughs])
-            groups = np.repeat(boroughs, [history[g][0].size for g in boroughs])
+                   for g in areas}  # fmt: skip
+        logs = {}
+        for g in areas:
+            a, b = history[g]
             with np.errstate(divide="ignore", invalid="ignore"):
-                d_b = np.where((a > 0) & (b > 0), np.log(a) - np.log(b / k), np.nan)
-                v_b = 1 / a + 1 / b
-            out_borough[window] = stats.log_ratio_dispersion(
-                d_b, v_b, 1 + 1 / k, groups, min_pairs=cfg.min_pairs
+                ok = (a > 0) & (b > 0)
+                logs[g] = (np.where(ok, np.log(a) - np.log(b / k), np.nan),
+                           np.where(ok, phis[g] * (1 / a + 1 / b), np.nan))  # fmt: skip
+        if london:
+            d, v = logs[LONDON]
+            level_tau2[LONDON][window] = stats.log_ratio_variance(
+                d, v, inflate, min_pairs=cfg.min_pairs
+            )
+        if boroughs:
+            groups = np.repeat(boroughs, [logs[g][0].size for g in boroughs])
+            d = np.concatenate([logs[g][0] for g in boroughs])
+            v = np.concatenate([logs[g][1] for g in boroughs])
+            level_tau2["borough"][window] = stats.log_ratio_variance(
+                d, v, inflate, groups, min_pairs=cfg.min_pairs
             )
             if london:
-                la, lb = history[LONDON]
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    d_l = np.log(la) - np.log(lb / k)
-                    v_l = 1 / la + 1 / lb
-                    parts_d, parts_v = [], []
-                    for g in boroughs:
-                        ga, gb = history[g]
-                        ok = (ga > 0) & (gb > 0)
-                        parts_d.append(np.where(ok, np.log(ga) - np.log(gb / k) - d_l, np.nan))
-                        parts_v.append(np.where(ok, 1 / ga + 1 / gb + v_l, np.nan))
-                out_relative[window] = stats.log_ratio_dispersion(
-                    np.concatenate(parts_d), np.concatenate(parts_v), 1 + 1 / k, groups,
-                    min_pairs=cfg.min_pairs,
-                )  # fmt: skip
-    factors = _london_factors(london or (by_geo[boroughs[0]] if boroughs else {}), end, cfg)
-    london_noise = Noise(out_london, {}, factors)
-    borough_noise = Noise(out_borough, out_relative, factors)
-    return {LONDON: london_noise, "borough": borough_noise}
+                d_l, v_l = logs[LONDON]
+                d_rel = np.concatenate([logs[g][0] - d_l for g in boroughs])
+                v_rel = np.concatenate([logs[g][1] + v_l for g in boroughs])
+                level_tau2["relative"][window] = stats.log_ratio_variance(
+                    d_rel, v_rel, inflate, groups, min_pairs=cfg.min_pairs
+                )
+
+    def pairs(phi: float, by_window: dict[str, float | None]) -> dict[str, Any]:
+        return {w: None if t is None else (phi, t) for w, t in by_window.items()}
+
+    out = {}
+    for g in areas:
+        level = LONDON if g == LONDON else "borough"
+        relative = pairs(phis[g], level_tau2["relative"]) if g != LONDON else {}
+        out[g] = Noise(pairs(phis[g], level_tau2[level]), relative, factors)
+    return out
 
 
 def _london_factors(
@@ -1094,7 +1120,7 @@ def measure_rows(
         elif annual:
             built = [_annual_row(measure, geo, values, end, ctx)]
         else:
-            level = noise.get(LONDON if geo == LONDON else "borough")
+            level = noise.get(geo)
             built = [
                 count_row(measure, geo, w, values, end, ctx, level, london_values)
                 for w in windows

@@ -430,6 +430,9 @@ def percent_change_allowed(count: float, threshold: float) -> bool:
 # the next?". p-value and interval come from the same normal model of the log rate ratio.
 
 CHI2_1_MEDIAN = float(stats.chi2.ppf(0.5, 1))
+# Mean of a chi-square(1) capped at its 97.5th percentile: what a capped mean of squared
+# Pearson residuals estimates when the dispersion is 1.
+CAPPED_CHI2_1_MEAN = 0.9555
 
 
 def overdispersed_rate_ratio(
@@ -582,6 +585,38 @@ def log_ratio_dispersion(
 
     fit = least_squares(residuals, x0=np.array([0.0, math.log(1e-3)]), bounds=([-12, -25], [8, 3]))
     return (1 + math.exp(fit.x[0]), math.exp(fit.x[1]))
+
+
+def monthly_dispersion(
+    values: Sequence[float] | np.ndarray,
+    factors: np.ndarray | None = None,
+    months: Sequence[int] | np.ndarray | None = None,
+) -> float | None:
+    """Quasi-Poisson dispersion of consecutive monthly counts around their trend and season.
+
+    The expected count is the centred 2×12 moving average times the month's seasonal factor;
+    phi is the mean squared Pearson residual (Pearson chi-square over its degrees of freedom,
+    allowing for the 1/12 of each month the average itself absorbs), with the top 2.5% of
+    months capped so the 2020 lockdowns do not set the noise of every other month; floored at
+    1. None with fewer than 25 months.
+    """
+    x = np.asarray(values, dtype=float)
+    if x.size < 25 or np.isnan(x).any():
+        return None
+    kernel = np.r_[0.5, np.ones(11), 0.5] / 12
+    trend = np.convolve(x, kernel, mode="valid")
+    if factors is not None and months is not None:
+        season = np.asarray(factors)[np.asarray(months, dtype=int)[6:-6] % 12]
+    else:
+        season = np.ones(trend.size)
+    expected = trend * season
+    ok = expected > 0
+    if ok.sum() < 12:
+        return None
+    pearson = (x[6:-6][ok] - expected[ok]) ** 2 / expected[ok]
+    cap = np.quantile(pearson, 0.975)
+    capped_mean = float(np.mean(np.minimum(pearson, cap)))
+    return max(1.0, capped_mean / CAPPED_CHI2_1_MEAN / (1 - 1 / 12))
 
 # --- seasonality -------------------------------------------------------------------------------
 
