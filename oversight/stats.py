@@ -589,6 +589,7 @@ def estimate_ratio_dispersion(
     exposure_group: float,
     exposure_ref: float,
     min_months: int = 8,
+    times: Sequence[float] | np.ndarray | None = None,
 ) -> RatioDispersion:
     """Dispersion of a rate ratio estimated from its own monthly history (quasi-Poisson).
 
@@ -610,7 +611,9 @@ def estimate_ratio_dispersion(
         raise ValueError(f"exposures must be positive, got {exposure_group} and {exposure_ref}")
     if min_months < 3:
         raise ValueError(f"min_months must be at least 3, got {min_months}")
-    time = np.arange(group.size, dtype=float)
+    time = np.arange(group.size, dtype=float) if times is None else np.asarray(times, float)
+    if time.shape != group.shape:
+        raise ValueError("times must give one position per month")
     used = (group + ref) > 0
     group, ref, time = group[used], ref[used], time[used]
     if group.size < min_months or group.sum() == 0 or ref.sum() == 0:
