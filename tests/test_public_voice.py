@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from oversight import public_voice as pv
+from oversight import scorecard
 from oversight.measures import load_statistics
 
 QUARTERS = ["2022-12-31", "2023-03-31", "2023-06-30", "2023-09-30", "2023-12-31"]
@@ -135,3 +136,20 @@ def test_a_shared_london_trend_does_not_make_a_borough_extreme(assumptions):
     own, london = series([round(v + 0.02, 4) for v in falling], falling)
     check = pv.check_extreme(own, london, own["period_end"].iloc[15], 400, 1.5)
     assert not check.extreme
+
+
+def test_scorecard_and_briefing_cells_show_whole_percents():
+    assert scorecard.fmt_value(0.69, "proportion") == "69%"
+    assert scorecard.fmt_value(0.6925, "proportion") == "69.2%"  # e.g. an extract proportion
+    assert scorecard.fmt_value(1234.0, "count") == "1,234"
+    row = {
+        "unit": "proportion",
+        "value": 0.72,
+        "comparison_value": 0.69,
+        "change": 0.72 - 0.69,
+        "change_lower": -0.043,
+        "change_upper": 0.103,
+    }
+    assert scorecard.fmt_change(row) == "+3 pts (-4.3 to +10.3)"
+    row.update(value=0.7221, change=0.7221 - 0.69)
+    assert scorecard.fmt_change(row) == "+3.2 pts (-4.3 to +10.3)"
