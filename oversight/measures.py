@@ -924,9 +924,10 @@ def proportion_row(
     row.update(significant=significant, material=material, small_count=False)
     row["status"] = _status(measure, significant, material, test.difference > 0)
     points = test.difference * 100
+    digits = 0 if round(points, 6).is_integer() else 1  # whole percents differ by whole points
     row["sentence"] = (
         f"{measure.label}: {latest:.0%} in the 12 months to {month_name(end)} against "
-        f"{earlier:.0%} a year earlier, {abs(points):.1f} points "
+        f"{earlier:.0%} a year earlier, {abs(points):.{digits}f} points "
         f"{'higher' if points > 0 else 'lower'} (95% CI {test.lower * 100:+.1f} to "
         f"{test.upper * 100:+.1f}; assumed base {base:,} interviews, design effect {deff:g}); "
         + _verdict(measure, row, level)

@@ -4,7 +4,9 @@ Proportions are plotted on their published 0–1 scale with percentage ticks, so
 is exactly the published one. Trust and confidence measures are higher-is-better: boroughs
 significantly above London are marked in blue with an upward triangle, below in dark
 vermillion with a downward triangle (symbol and legend as well as colour); neighbourhood
-figures by ethnic group are context and take plain categorical colours.
+figures by ethnic group are context and take plain categorical colours. The published figures
+are whole percents, so hover labels show them and their differences without spurious decimals
+("69%", "+3 points"), formatted by :mod:`oversight.public_voice`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from oversight import charts
+from oversight import public_voice as pv
 
 BOROUGH_COLOUR = charts.PALETTE[0]
 BAND_ALPHA = 0.18
@@ -134,17 +137,22 @@ def gap_chart(gaps: pd.DataFrame, title: str) -> go.Figure:
                 "color": [BOROUGH_COLOUR if s else "white" for s in significant],
                 "line": {"color": BOROUGH_COLOUR, "width": 1.5},
             },
-            customdata=list(
-                zip(
+            customdata=[
+                [
+                    pv.difference_text(b, lon, low, high),
+                    "significant" if sig else "not significant",
+                ]
+                for b, lon, low, high, sig in zip(
+                    gaps["borough"],
+                    gaps["london"],
                     gaps["gap_lower"],
                     gaps["gap_upper"],
-                    ["significant" if s else "not significant" for s in significant],
+                    significant,
                     strict=True,
                 )
-            ),
+            ],
             hovertemplate=(
-                "12 months to %{x|%b %Y}: %{y:+.1%}<br>95% CI %{customdata[0]:+.1%} to "
-                "%{customdata[1]:+.1%} (%{customdata[2]})<extra></extra>"
+                "12 months to %{x|%b %Y}: %{customdata[0]} (%{customdata[1]})<extra></extra>"
             ),
         )
     )
@@ -203,10 +211,23 @@ def change_chart(changes: pd.DataFrame, title: str, london_code: str) -> go.Figu
                     "thickness": 1.5,
                 },
                 offsetgroup=str(offset),
-                customdata=list(zip(part["latest"], part["year_earlier"], labels, strict=True)),
+                customdata=[
+                    [
+                        f"{pv.pct(earlier)} → {pv.pct(latest)}",
+                        pv.difference_text(latest, earlier, low, high),
+                        label,
+                    ]
+                    for latest, earlier, low, high, label in zip(
+                        part["latest"],
+                        part["year_earlier"],
+                        part["change_lower"],
+                        part["change_upper"],
+                        labels,
+                        strict=True,
+                    )
+                ],
                 hovertemplate=(
-                    "%{y}: %{customdata[1]:.0%} → %{customdata[0]:.0%} (%{x:+.1%})"
-                    "<br>%{customdata[2]}<extra></extra>"
+                    "%{y}: %{customdata[0]}, %{customdata[1]}<br>%{customdata[2]}<extra></extra>"
                 ),
             )
         )
@@ -257,17 +278,26 @@ def boroughs_chart(
                     "color": colour,
                     "thickness": 1.5,
                 },
-                customdata=list(zip(part["lower"], part["upper"], part["gap"], strict=True)),
+                customdata=[
+                    [pv.pct_interval(low, high, p), pv.points_words(p - lon)]
+                    for p, lon, low, high in zip(
+                        part["proportion"],
+                        part["london_proportion"],
+                        part["lower"],
+                        part["upper"],
+                        strict=True,
+                    )
+                ],
                 hovertemplate=(
-                    "%{y}: %{x:.0%} (95% CI %{customdata[0]:.0%} to %{customdata[1]:.0%})"
-                    f"<br>gap to London %{{customdata[2]:+.1%}}<br>{label}<extra></extra>"
+                    "%{y}: %{x:.0%} (95% CI %{customdata[0]})"
+                    f"<br>gap to London %{{customdata[1]}}<br>{label}<extra></extra>"
                 ),
             )
         )
     fig.add_vline(
         x=london,
         line={"color": charts.LONDON_COLOUR, "width": 1.5, "dash": "dash"},
-        annotation_text=f"London {london:.0%}",
+        annotation_text=f"London {pv.pct(london)}",
         annotation_position="top",
     )
     _layout(fig, title, 200 + 22 * len(order))

@@ -26,6 +26,9 @@ from oversight.measures import LONDON, LONDON_NAME, StatisticsConfig
 from oversight.settings import PROJECT_ROOT
 
 SOURCE = "MOPAC Public Attitude Survey (London Datastore, OGL v3.0)"
+WHOLE_TOLERANCE = 1e-6  # in percentage points: float noise in a published whole percent
+EXTREME_SHARE = 0.10  # a figure in the top or bottom tenth of its own history is extreme
+FUNNEL_LEVEL = 0.998  # outside London's 99.8% funnel limit is extreme
 OVERLAP_NOTE = (
     "Each figure covers the 12 months to the quarter shown, so consecutive quarters share "
     "about 75% of their interviews; a change is therefore tested only between non-overlapping "
@@ -248,18 +251,72 @@ def period_label(value: date | pd.Timestamp) -> str:
     return f"12 months to {pd.Timestamp(value):%B %Y}"
 
 
-def pct(value: float | None, digits: int = 0) -> str:
-    """A proportion as a percentage ('78%'); an en dash when missing."""
+def is_whole_percent(value: float | None) -> bool:
+    """True when a proportion is a whole number of percent, as the PAS publishes them."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return False
+    return abs(value * 100 - round(value * 100)) < WHOLE_TOLERANCE
+
+
+def pct(value: float | None, digits: int | None = None) -> str:
+    """A proportion as a percentage ('78%'); an en dash when missing.
+
+    By default a whole percent is shown without decimals and anything else to one decimal;
+    ``digits`` fixes the number of decimals.
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
+    if digits is None:
+        digits = 0 if is_whole_percent(value) else 1
     return f"{value * 100:.{digits}f}%"
 
 
-def points(value: float | None) -> str:
-    """A difference of proportions in signed percentage points ('+3.0')."""
+def pct_interval(lower: float, upper: float, estimate: float) -> str:
+    """'64% to 75%': a confidence interval as precise as the published estimate."""
+    digits = 0 if is_whole_percent(estimate) else 1
+    return f"{pct(lower, digits)} to {pct(upper, digits)}"
+
+
+def points(value: float | None, digits: int | None = None) -> str:
+    """A difference of proportions in signed percentage points ('+3', '-0.5', '0').
+
+    A difference of two whole percents is a whole number of points and is shown as one; any
+    other difference to one decimal, unless ``digits`` is given. No difference is '0'.
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    return f"{value * 100:+.1f}"
+    if digits is None:
+        digits = 0 if is_whole_percent(value) else 1
+    shown = f"{value * 100:+.{digits}f}"
+    return "0" if float(shown) == 0 and digits == 0 else shown
+
+
+def points_words(value: float, digits: int | None = None) -> str:
+    """'+3 points', '-1 point'."""
+    shown = points(value, digits)
+    return f"{shown} {'point' if shown in ('+1', '-1') else 'points'}"
+
+
+def points_interval(lower: float, upper: float) -> str:
+    """A confidence interval in points, to one decimal ('-12.4 to -0.4').
+
+    The bounds come from the assumed bases, not from the published figures, so they are not
+    whole numbers; one decimal keeps an interval that just excludes zero from reading '-0'.
+    """
+    return f"{points(lower, 1)} to {points(upper, 1)}"
+
+
+def difference_text(
+    later: float, earlier: float, lower: float, upper: float, level: float = 0.95
+) -> str:
+    """'-6 points (95% CI -13.4 to +1.5)': a difference with its interval.
+
+    The published figures are whole percents, so their difference is a whole number of points
+    and is shown as one (not '-6.0'); the interval is quoted to one decimal.
+    """
+    whole = is_whole_percent(later) and is_whole_percent(earlier)
+    shown = points_words(later - earlier, 0 if whole else 1)
+    return f"{shown} ({level:.0%} CI {points_interval(lower, upper)})"
 
 
 def with_intervals(frame: pd.DataFrame, assumptions: PasAssumptions) -> pd.DataFrame:
@@ -344,40 +401,46 @@ def year_earlier(period_end: date | pd.Timestamp) -> pd.Timestamp:
     return pd.Timestamp(period_end) - pd.DateOffset(years=1)
 
 
+def _by_month(group: pd.DataFrame) -> dict[pd.Period, tuple[pd.Timestamp, float]]:
+    """A geography's figures keyed by calendar month (quarter ends may fall on any day)."""
+    stamps = pd.to_datetime(group["period_end"])
+    return {
+        s.to_period("M"): (s, float(p)) for s, p in zip(stamps, group["proportion"], strict=True)
+    }
+
+
 def change_over_year(
     frame: pd.DataFrame, assumptions: PasAssumptions, directions: dict[str, str]
 ) -> pd.DataFrame:
     """Latest figure against the one four quarters earlier, per geography and measure.
 
-    ``frame`` is :func:`pas_all_measures`. The test is a two-proportion z-test on the assumed
-    base with the design effect; ``status`` follows the measure's direction (context measures
-    are never judged good or bad).
+    ``frame`` is :func:`pas_all_measures`. The comparison is always the rolling year ending 12
+    months before the latest (the two years share no interviews); when that quarter is not
+    published the change is "no data", never a nearer, overlapping quarter. The test is a
+    two-proportion z-test on the assumed base with the design effect; ``status`` follows the
+    measure's direction (context measures are never judged good or bad).
     """
     rows = []
     for (code, measure_id), group in frame.groupby(["geography_code", "measure_id"], sort=False):
-        values = dict(zip(pd.to_datetime(group["period_end"]), group["proportion"], strict=True))
-        latest = max(values)
-        earlier = year_earlier(latest)
+        values = _by_month(group)
+        latest_month = max(values)
+        latest_end, latest = values[latest_month]
+        earlier_end, earlier = values.get(latest_month - 12, (year_earlier(latest_end), math.nan))
         base = assumptions.base_for(code)
         row = {
             "geography_code": code,
             "geography_name": group["geography_name"].iloc[0],
             "measure_id": measure_id,
             "measure_label": group["measure_label"].iloc[0],
-            "period_end": latest,
-            "latest": values[latest],
-            "comparison_period_end": earlier,
-            "year_earlier": values.get(earlier, math.nan),
+            "period_end": latest_end,
+            "latest": latest,
+            "comparison_period_end": earlier_end,
+            "year_earlier": earlier,
             "assumed_base": base,
         }
-        if earlier in values:
+        if not math.isnan(earlier):
             test = stats.two_proportion_test(
-                values[latest],
-                base,
-                values[earlier],
-                base,
-                assumptions.design_effect,
-                assumptions.level,
+                latest, base, earlier, base, assumptions.design_effect, assumptions.level
             )
             significant = bool(test.p_value < assumptions.alpha)
             direction = directions.get(measure_id, "context")
@@ -401,6 +464,100 @@ def change_over_year(
             )
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def non_overlapping(gaps: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a quarterly frame at whole years back from its latest ``period_end``.
+
+    Rolling years ending 12 months apart share no interviews, so these rows are separate
+    checks; neighbouring quarters are not.
+    """
+    if gaps.empty:
+        return gaps
+    months = pd.to_datetime(gaps["period_end"]).dt.to_period("M")
+    latest = months.max()
+    steps = (latest - months).map(lambda offset: offset.n)
+    return gaps[(steps % 12) == 0]
+
+
+@dataclass(frozen=True)
+class ExtremeCheck:
+    """Whether a borough's comparison-year figure was extreme, and why (for the RTM note).
+
+    Measured on the borough's gap to London, so a movement shared by all of London (a trend)
+    does not make every borough look extreme.
+    """
+
+    extreme: bool
+    high: bool  # the gap was above the borough's usual (median) gap
+    outside_funnel: bool
+    in_tail: bool
+    gap: float
+    quarters: int
+
+
+def check_extreme(
+    own: pd.DataFrame,
+    london: pd.DataFrame,
+    period_end: date | pd.Timestamp,
+    base: int,
+    design_effect: float,
+) -> ExtremeCheck | None:
+    """Was the borough's figure at ``period_end`` among its most extreme against London?
+
+    Extreme means either: its gap to London was in the top or bottom tenth of its own quarterly
+    gaps (mid-ranks, so tied whole percents share a rank); or it was outside London's 99.8%
+    funnel limit (the binomial limit on the borough's effective base, base / design effect)
+    when the borough's usual (median) gap is inside it. ``own`` and ``london`` have
+    period_end and proportion; None when either figure for that quarter is missing.
+    """
+    from scipy.stats import norm
+
+    mine, theirs = _by_month(own), _by_month(london)
+    months = sorted(set(mine) & set(theirs))
+    month = pd.Timestamp(period_end).to_period("M")
+    if month not in months:
+        return None
+    gaps = pd.Series({m: mine[m][1] - theirs[m][1] for m in months})
+    gap = float(gaps[month])
+    below = float((gaps < gap - 1e-12).sum() + 0.5 * (abs(gaps - gap) <= 1e-12).sum())
+    share = below / len(gaps)
+    in_tail = share <= EXTREME_SHARE or share >= 1 - EXTREME_SHARE
+    centre = theirs[month][1]
+    limit = norm.ppf(0.5 + FUNNEL_LEVEL / 2) * math.sqrt(
+        centre * (1 - centre) / (base / design_effect)
+    )
+    usual = float(gaps.median())
+    outside = abs(gap) > limit and abs(usual) <= limit
+    return ExtremeCheck(in_tail or outside, gap > usual, outside, in_tail, gap, len(gaps))
+
+
+def regression_note(
+    name: str, check: ExtremeCheck | None, change: float, comparison_end: date | pd.Timestamp
+) -> str:
+    """A sentence warning that some of a change is regression to the mean, or ''.
+
+    Given only when the comparison year was extreme (:func:`check_extreme`) and the change
+    moved back towards the usual level (a fall after a high, a rise after a low).
+    """
+    if check is None or not check.extreme or change != change or change == 0:
+        return ""
+    if (change < 0) != check.high:
+        return ""
+    why = []
+    if check.outside_funnel:
+        why.append(f"outside London's {FUNNEL_LEVEL:.1%} funnel limits, where it usually is not")
+    if check.in_tail:
+        tenth = "top" if check.high else "bottom"
+        why.append(f"in the {tenth} tenth of its {check.quarters} quarters")
+    movement = "fall" if change < 0 else "rise"
+    return (
+        f"In the {period_label(comparison_end)} {name}'s gap to London "
+        f"({points_words(check.gap)}) was one of its most extreme ({'; '.join(why)}), so "
+        f"some of this {movement} is expected from regression to the mean: an unusually high "
+        "or low survey figure tends to be followed by one nearer the usual level even when "
+        "nothing has changed."
+    )
 
 
 def compare_boroughs(latest: pd.DataFrame, assumptions: PasAssumptions) -> pd.DataFrame:

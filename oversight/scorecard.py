@@ -143,11 +143,21 @@ def period_text(row: pd.Series) -> str:
     return f"{label} {pd.Timestamp(end):%b %Y}"
 
 
+def is_whole_percent(value: Any) -> bool:
+    """True for a proportion that is a whole number of percent (as the PAS publishes them)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return False
+    return abs(value * 100 - round(value * 100)) < 1e-6
+
+
 def fmt_value(value: Any, unit: str) -> str:
-    """A value for a table cell: proportions as %, counts with separators."""
+    """A value for a table cell: proportions as % (no decimals on a whole percent), counts
+    with separators."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    return f"{value:.1%}" if unit == "proportion" else f"{value:,.0f}"
+    if unit != "proportion":
+        return f"{value:,.0f}"
+    return f"{value:.0%}" if is_whole_percent(value) else f"{value:.1%}"
 
 
 def fmt_change(row: pd.Series) -> str:
@@ -156,8 +166,13 @@ def fmt_change(row: pd.Series) -> str:
     if change is None or (isinstance(change, float) and math.isnan(change)):
         return "–"
     if row["unit"] == "proportion":
+        # A difference of two whole percents is a whole number of points; the interval comes
+        # from the assumed bases and keeps one decimal.
+        whole = is_whole_percent(row.get("value")) and is_whole_percent(
+            row.get("comparison_value")
+        )
         return (
-            f"{change * 100:+.1f} pts ({row['change_lower'] * 100:+.1f} to "
+            f"{change * 100:+.{0 if whole else 1}f} pts ({row['change_lower'] * 100:+.1f} to "
             f"{row['change_upper'] * 100:+.1f})"
         )
     if row.get("small_count") is True:

@@ -965,3 +965,114 @@ def _log_additive_funnel(
         frame[f"outside_{label}"] = np.abs(frame["z_adjusted"]) > crit
     index = original.index if isinstance(original, pd.Series) else None
     return OverdispersedFunnel(target, "additive_log", phi, tau2, pd.DataFrame(frame, index=index))
+
+# --- overdispersed rate ratios (quasi-Poisson) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RatioDispersion:
+    """How much more a rate ratio varies from month to month than Poisson counts allow.
+
+    ``phi`` is the Pearson chi-square over its degrees of freedom (floored at 1, so an interval
+    is never made narrower than the exact Poisson one); ``raw_phi`` is the unfloored value.
+    ``months`` is how many months the fit used; NaN ``raw_phi`` means too few months.
+    """
+
+    phi: float
+    raw_phi: float
+    months: int
+    df: int
+    method: str
+
+    @property
+    def estimated(self) -> bool:
+        """True when the history was long enough to estimate the dispersion."""
+        return not math.isnan(self.raw_phi)
+
+
+DISPERSION_METHOD = (
+    "quasi-Poisson: Pearson chi-square / df of the group's monthly share of group plus "
+    "reference searches around a log-linear trend in the ratio"
+)
+
+
+def estimate_ratio_dispersion(
+    counts_group: Sequence[float] | np.ndarray | pd.Series,
+    counts_ref: Sequence[float] | np.ndarray | pd.Series,
+    exposure_group: float,
+    exposure_ref: float,
+    min_months: int = 8,
+    times: Sequence[float] | np.ndarray | None = None,
+) -> RatioDispersion:
+    """Dispersion of a rate ratio estimated from its own monthly history (quasi-Poisson).
+
+    Given each month's total of group and reference counts, Poisson counts make the group's
+    count binomial with log-odds log(ratio) + log(exposure_group / exposure_ref). A binomial GLM
+    (statsmodels) with that offset and a linear trend in time is fitted to the months; the
+    Pearson chi-square over its residual degrees of freedom is the quasi-Poisson dispersion of
+    the ratio (month-to-month swings in overall volume cancel; only the split between the two
+    groups counts). Months with no searches in either group are left out. Fewer than
+    ``min_months`` usable months gives phi = 1 and a NaN ``raw_phi``.
+    """
+    import statsmodels.api as sm
+
+    group = np.asarray(counts_group, dtype=float)
+    ref = np.asarray(counts_ref, dtype=float)
+    if group.shape != ref.shape:
+        raise ValueError("group and reference monthly counts must be the same length")
+    if exposure_group <= 0 or exposure_ref <= 0:
+        raise ValueError(f"exposures must be positive, got {exposure_group} and {exposure_ref}")
+    if min_months < 3:
+        raise ValueError(f"min_months must be at least 3, got {min_months}")
+    time = np.arange(group.size, dtype=float) if times is None else np.asarray(times, float)
+    if time.shape != group.shape:
+        raise ValueError("times must give one position per month")
+    used = (group + ref) > 0
+    group, ref, time = group[used], ref[used], time[used]
+    if group.size < min_months or group.sum() == 0 or ref.sum() == 0:
+        return RatioDispersion(1.0, NAN, int(group.size), 0, DISPERSION_METHOD)
+    total = group + ref
+    design = sm.add_constant(time - time.mean())
+    offset = np.full(group.size, math.log(exposure_group / exposure_ref))
+    fit = sm.GLM(
+        group / total, design, family=sm.families.Binomial(), offset=offset, var_weights=total
+    ).fit()
+    df = int(fit.df_resid)
+    raw = float(fit.pearson_chi2 / df)
+    return RatioDispersion(max(raw, 1.0), raw, int(group.size), df, DISPERSION_METHOD)
+
+
+def overdispersed_rate_ratio(
+    count_a: int,
+    exposure_a: float,
+    count_b: int,
+    exposure_b: float,
+    phi: float,
+    level: float = 0.95,
+    df: int | None = None,
+) -> RateRatio:
+    """Rate ratio (a / b) with the exact interval widened for a quasi-Poisson dispersion phi.
+
+    The exact conditional interval's distances from the ratio on the log scale are multiplied
+    by sqrt(phi), as a quasi-Poisson model multiplies standard errors, and, when ``df`` (the
+    dispersion's degrees of freedom) is given, by t(df) / z for the uncertainty in phi itself.
+    At phi = 1 this is the exact interval and p-value unchanged. For phi > 1 the p-value is the
+    quasi-Poisson test of log(ratio) = 0 with standard error sqrt(phi * (1/a + 1/b)).
+    """
+    if not phi >= 1:
+        raise ValueError(f"phi must be at least 1, got {phi}")
+    if df is not None and df < 1:
+        raise ValueError(f"df must be at least 1, got {df}")
+    exact = poisson_rate_ratio(count_a, exposure_a, count_b, exposure_b, level)
+    if phi == 1 or count_a == 0 or count_b == 0:
+        return exact
+    z = _z_for_level(level)
+    t_over_z = 1.0 if df is None else float(stats.t.ppf(0.5 + level / 2, df)) / z
+    scale = math.sqrt(phi) * t_over_z
+    log_ratio = math.log(exact.ratio)
+    lower = math.exp(log_ratio - scale * (log_ratio - math.log(exact.lower)))
+    upper = math.exp(log_ratio + scale * (math.log(exact.upper) - log_ratio))
+    se = math.sqrt(phi * (1 / count_a + 1 / count_b))
+    null = stats.norm if df is None else stats.t(df)
+    p_value = float(2 * null.sf(abs(log_ratio) / se))
+    return RateRatio(exact.ratio, lower, upper, p_value)

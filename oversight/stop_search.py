@@ -5,10 +5,13 @@ row per search and is never loaded whole); the rest are pure functions of small 
 the Plotly figure builders (no streamlit).
 
 Disproportionality compares searches per head of each Census broad ethnic group with the rate
-for White people, by an exact Poisson rate ratio. The police.uk ethnicity strings map to the
-Census groups through ``config/ethnicity_groups.yaml``; searches with no ethnicity recorded are
-counted and left out of the rates. Denominators are Census usual residents of the 32 boroughs
-the Met polices (2021 by default; 2011 as the alternative).
+for White people, on self-defined and on officer-defined ethnicity side by side. The rate
+ratio's interval is the exact Poisson one widened by the dispersion the ratio shows from month to
+month (quasi-Poisson, estimated from the months before; :func:`oversight.stats.
+estimate_ratio_dispersion`). The police.uk ethnicity strings map to the Census groups through
+``config/ethnicity_groups.yaml``; searches with no ethnicity recorded are counted, left out of
+the rates, and bound the ratio (all of them in the group, or none). Denominators are Census
+usual residents of the 32 boroughs the Met polices (2021 by default; 2011 as the alternative).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ AGE_ORDER = ("under 10", "10-17", "18-24", "25-34", "over 34", "not recorded")
 OUTCOME_GROUPS = ("arrest", "no further action", "other outcome", "not recorded")
 NOT_STATED = "not_stated"
 UNMAPPED = "unmapped"
+NAN = math.nan
 
 
 # --- configuration ------------------------------------------------------------------------------
@@ -64,6 +68,8 @@ class EthnicityGroups:
     reference_group: str
     self_defined: MappingProxyType[str, str]
     officer_defined: MappingProxyType[str, str]
+    history_months: int = 36  # months of history the ratio's dispersion is estimated from
+    min_months: int = 8  # fewest months with searches before the dispersion is used
 
     @property
     def labels(self) -> dict[str, str]:
@@ -109,9 +115,32 @@ def load_ethnicity_groups(root: Path | None = None) -> EthnicityGroups:
         raise EthnicityConfigError(f"{path.name}: missing or bad key {exc}") from exc
     if reference_group not in ids:
         raise EthnicityConfigError(f"{path.name}: reference_group {reference_group!r} unknown")
+    history_months, min_months = _read_dispersion(raw.get("dispersion"), path.name)
     return EthnicityGroups(
-        groups, reference_group, MappingProxyType(self_defined), MappingProxyType(officer_defined)
+        groups,
+        reference_group,
+        MappingProxyType(self_defined),
+        MappingProxyType(officer_defined),
+        history_months,
+        min_months,
     )
+
+
+def _read_dispersion(section: object, name: str) -> tuple[int, int]:
+    """(history_months, min_months) from the ``dispersion`` section, naming a bad key."""
+    if not isinstance(section, dict):
+        raise EthnicityConfigError(f"{name}: 'dispersion' must map history_months and min_months")
+    values = []
+    for key in ("history_months", "min_months"):
+        value = section.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 3:
+            raise EthnicityConfigError(
+                f"{name}: dispersion.{key} must be a whole number of months >= 3, got {value!r}"
+            )
+        values.append(value)
+    if values[1] > values[0]:
+        raise EthnicityConfigError(f"{name}: dispersion.min_months exceeds history_months")
+    return values[0], values[1]
 
 
 # --- reads --------------------------------------------------------------------------------------
@@ -193,6 +222,23 @@ def ethnicity_counts(
         where {FILTER}
         group by all
         order by searches desc
+        """,
+        _params(start, end, search_type),
+    ).df()
+
+
+def ethnicity_monthly(
+    con: duckdb.DuckDBPyConnection, start: date, end: date, search_type: str, basis: str
+) -> pd.DataFrame:
+    """Searches per month and published ethnicity string (NULL when blank) on one basis."""
+    column = BASES[basis]
+    return con.execute(
+        f"""
+        select month, {column} as ethnicity, count(*) as searches
+        from marts.stop_search
+        where {FILTER}
+        group by all
+        order by month
         """,
         _params(start, end, search_type),
     ).df()
@@ -362,44 +408,302 @@ def map_ethnicity(counts: pd.DataFrame, groups: EthnicityGroups, basis: str) -> 
     )
 
 
+def history_start(end: date, history_months: int) -> date:
+    """The first month of the ``history_months`` calendar months ending with ``end``."""
+    return (pd.Timestamp(end) - pd.DateOffset(months=history_months - 1)).date()
+
+
+def monthly_by_group(monthly: pd.DataFrame, groups: EthnicityGroups, basis: str) -> pd.DataFrame:
+    """Searches per month (rows) and Census group (columns), every calendar month in the span.
+
+    ``monthly`` is :func:`ethnicity_monthly`. Months with no file loaded are left out (they are
+    not months with no searches).
+    """
+    ids = [g for g, _ in groups.groups]
+    if monthly.empty:
+        return pd.DataFrame(columns=ids, dtype="int64")
+    mapped = monthly.assign(group=[groups.group_for(basis, e) for e in monthly["ethnicity"]])
+    wide = mapped.pivot_table(
+        index="month", columns="group", values="searches", aggfunc="sum", fill_value=0
+    )
+    return wide.reindex(columns=ids, fill_value=0).astype("int64").sort_index()
+
+
+def ratio_dispersions(
+    history: pd.DataFrame, denominators: pd.DataFrame, groups: EthnicityGroups
+) -> dict[str, stats.RatioDispersion]:
+    """Each group's rate-ratio dispersion against the reference group, from monthly history.
+
+    ``history`` is :func:`monthly_by_group`; calendar months missing from it are not filled
+    in, and the trend is fitted on calendar time, so a gap in the months held stays a gap.
+    """
+    population = dict(zip(denominators["group"], denominators["population"], strict=True))
+    ref = groups.reference_group
+    out = {}
+    for group, _ in groups.groups:
+        if group == ref:
+            continue
+        out[group] = stats.estimate_ratio_dispersion(
+            history[group],
+            history[ref],
+            population[group],
+            population[ref],
+            groups.min_months,
+            times=[stats.month_key(m) for m in history.index],
+        )
+    return out
+
+
+def unstated_bounds(
+    count: int, pop: float, ref_count: int, ref_pop: float, unstated: int
+) -> tuple[float, float]:
+    """The rate ratio if none of the unstated searches were of the group, and if all were.
+
+    Lowest: none in the group and all in the reference group; highest: all in the group and
+    none in the reference group. Every split of the unstated searches gives a ratio between.
+    """
+    lowest = (count / pop) / ((ref_count + unstated) / ref_pop) if ref_count + unstated else NAN
+    highest = ((count + unstated) / pop) / (ref_count / ref_pop) if ref_count else math.inf
+    return lowest, highest
+
+
 def disproportionality(
-    by_group: pd.Series, denominators: pd.DataFrame, groups: EthnicityGroups, level: float
+    by_group: pd.Series,
+    denominators: pd.DataFrame,
+    groups: EthnicityGroups,
+    level: float,
+    dispersions: dict[str, stats.RatioDispersion] | None = None,
+    not_stated: int = 0,
 ) -> pd.DataFrame:
     """Searches per 1,000 people of each group and the rate ratio to the reference group.
 
     A group with no searches on the chosen basis (officers record no Mixed group) gets no
-    rate. The ratio's CI is the exact conditional Poisson interval.
+    rate. The ratio's CI is the exact conditional Poisson interval (``poisson_lower`` and
+    ``poisson_upper``) widened by the group's dispersion where one is given (``ratio_lower``,
+    ``ratio_upper``, ``phi``). ``bound_lower`` and ``bound_upper`` are the ratios if none or all
+    of the ``not_stated`` searches were of the group (:func:`unstated_bounds`).
     """
     population = dict(zip(denominators["group"], denominators["population"], strict=True))
+    dispersions = dispersions or {}
     ref = groups.reference_group
     ref_count, ref_pop = int(by_group[ref]), population[ref]
     rows = []
     for group, label in groups.groups:
         count, pop = int(by_group.get(group, 0)), population[group]
+        dispersion = dispersions.get(group)
         row = {
             "group": group,
             "label": label,
             "searches": count,
             "population": round(pop),
-            "rate_per_1000": count / pop * 1000 if count else math.nan,
-            "ratio": math.nan,
-            "ratio_lower": math.nan,
-            "ratio_upper": math.nan,
-            "p_value": math.nan,
+            "rate_per_1000": count / pop * 1000 if count else NAN,
+            "ratio": NAN,
+            "ratio_lower": NAN,
+            "ratio_upper": NAN,
+            "p_value": NAN,
+            "poisson_lower": NAN,
+            "poisson_upper": NAN,
+            "phi": dispersion.phi if dispersion else NAN,
+            "phi_estimated": bool(dispersion and dispersion.estimated),
+            "dispersion_months": dispersion.months if dispersion else 0,
+            "bound_lower": NAN,
+            "bound_upper": NAN,
             "small_count": count < SMALL_COUNT,
         }
         if group == ref:
-            row["ratio"] = 1.0
+            row.update(ratio=1.0, bound_lower=1.0, bound_upper=1.0)
         elif count and ref_count:
-            ratio = stats.disproportionality_ratio(count, pop, ref_count, ref_pop, level)
+            exact = stats.disproportionality_ratio(count, pop, ref_count, ref_pop, level)
+            phi = dispersion.phi if dispersion else 1.0
+            df = dispersion.df if dispersion and dispersion.estimated else None
+            wide = stats.overdispersed_rate_ratio(count, pop, ref_count, ref_pop, phi, level, df)
+            lowest, highest = unstated_bounds(count, pop, ref_count, ref_pop, not_stated)
             row.update(
-                ratio=ratio.ratio,
-                ratio_lower=ratio.lower,
-                ratio_upper=ratio.upper,
-                p_value=ratio.p_value,
+                ratio=wide.ratio,
+                ratio_lower=wide.lower,
+                ratio_upper=wide.upper,
+                p_value=wide.p_value,
+                poisson_lower=exact.lower,
+                poisson_upper=exact.upper,
+                bound_lower=lowest,
+                bound_upper=highest,
             )
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class BasisRatios:
+    """One ethnicity basis: the counts behind the rates and the disproportionality table."""
+
+    basis: str
+    counts: EthnicityCounts
+    table: pd.DataFrame
+
+    @property
+    def unstated_share(self) -> float:
+        """Share of the period's searches with no ethnicity on this basis (NaN if none)."""
+        total = self.counts.total
+        return self.counts.not_stated / total if total else NAN
+
+
+def basis_ratios(
+    counts: pd.DataFrame,
+    history: pd.DataFrame,
+    denominators: pd.DataFrame,
+    groups: EthnicityGroups,
+    basis: str,
+    level: float,
+) -> BasisRatios:
+    """Map one basis's counts to groups and compute its ratios, dispersions and bounds.
+
+    ``counts`` is :func:`ethnicity_counts` for the period; ``history`` is
+    :func:`ethnicity_monthly` for the months the dispersion is estimated from.
+    """
+    mapped = map_ethnicity(counts, groups, basis)
+    dispersions = ratio_dispersions(monthly_by_group(history, groups, basis), denominators, groups)
+    table = disproportionality(
+        mapped.by_group, denominators, groups, level, dispersions, mapped.not_stated
+    )
+    return BasisRatios(basis, mapped, table)
+
+
+def compare_bases(
+    self_defined: BasisRatios, officer: BasisRatios, reference_group: str
+) -> pd.DataFrame:
+    """One row per group with both bases' ratios, intervals and unstated bounds side by side.
+
+    Groups with a ratio on neither basis are left out, and so is the reference group (its
+    ratio is 1 by definition).
+    """
+    columns = ["ratio", "ratio_lower", "ratio_upper", "phi", "bound_lower", "bound_upper"]
+    left = self_defined.table.set_index("group")
+    right = officer.table.set_index("group")
+    frame = left[["label"]].copy()
+    for prefix, table in (("self", left), ("officer", right)):
+        for column in columns:
+            frame[f"{prefix}_{column}"] = table[column]
+        frame[f"{prefix}_searches"] = table["searches"]
+    frame = frame[frame["self_ratio"].notna() | frame["officer_ratio"].notna()]
+    return frame.drop(index=reference_group, errors="ignore").reset_index()
+
+
+def dispersion_note(
+    tables: dict[str, pd.DataFrame], groups: EthnicityGroups, history: tuple[date, date]
+) -> str:
+    """How the intervals allow for month-to-month variation, with each basis's dispersions.
+
+    ``tables`` maps a basis to its :func:`disproportionality` table; ``history`` is the first
+    and last month the dispersion was estimated from.
+    """
+    method = stats.DISPERSION_METHOD.split(": ", 1)[1]
+    parts = []
+    for basis, table in tables.items():
+        rows = table[(table["group"] != groups.reference_group) & table["ratio"].notna()]
+        estimated = rows[rows["phi_estimated"]]
+        phis = ", ".join(f"{r.label} {r.phi:.1f}" for r in estimated.itertuples())
+        if phis:
+            parts.append(f"{BASIS_LABELS[basis]}: {phis}")
+    months = max((int(t["dispersion_months"].max()) for t in tables.values() if len(t)), default=0)
+    if not parts:
+        return (
+            f"Too few months held ({months}; {groups.min_months} needed) to estimate how much "
+            "the ratios vary from month to month, so the intervals are exact Poisson intervals, "
+            "which understate the uncertainty."
+        )
+    return (
+        "The intervals allow for each ratio's month-to-month variation, estimated from the "
+        f"{months} months held {during(*history)} (quasi-Poisson: {method}). Dispersion, times "
+        f"the Poisson variance, {'; '.join(parts)}. Each exact Poisson interval is widened by "
+        "the square root of its dispersion (with a t quantile for the months used); a "
+        "dispersion below 1 is taken as 1."
+    )
+
+
+def ratio_text(ratio: float, lower: float, upper: float) -> str:
+    """'3.12 (2.95 to 3.30)', or an en dash when there is no ratio."""
+    if ratio != ratio:
+        return "–"
+    return f"{ratio:.2f} ({lower:.2f} to {upper:.2f})"
+
+
+def bounds_text(lower: float, upper: float) -> str:
+    """'2.10 to 4.60' for the unstated bounds, or an en dash."""
+    if lower != lower:
+        return "–"
+    return f"{lower:.2f} to {upper:.2f}" if math.isfinite(upper) else f"{lower:.2f} or more"
+
+
+def bases_table(
+    comparison: pd.DataFrame, unstated_self: float, unstated_officer: float
+) -> pd.DataFrame:
+    """The side-by-side comparison as display strings (one row per group)."""
+    return pd.DataFrame(
+        {
+            "Group": comparison["label"],
+            "Self-defined: ratio (95% CI)": [
+                ratio_text(r, lo, hi)
+                for r, lo, hi in zip(
+                    comparison["self_ratio"],
+                    comparison["self_ratio_lower"],
+                    comparison["self_ratio_upper"],
+                    strict=True,
+                )
+            ],
+            f"Self-defined: if the {unstated_self:.0%} unstated were none / all of the group": [
+                bounds_text(lo, hi)
+                for lo, hi in zip(
+                    comparison["self_bound_lower"], comparison["self_bound_upper"], strict=True
+                )
+            ],
+            "Officer-defined: ratio (95% CI)": [
+                ratio_text(r, lo, hi)
+                for r, lo, hi in zip(
+                    comparison["officer_ratio"],
+                    comparison["officer_ratio_lower"],
+                    comparison["officer_ratio_upper"],
+                    strict=True,
+                )
+            ],
+            f"Officer-defined: if the {unstated_officer:.0%} unstated were none / all": [
+                bounds_text(lo, hi)
+                for lo, hi in zip(
+                    comparison["officer_bound_lower"],
+                    comparison["officer_bound_upper"],
+                    strict=True,
+                )
+            ],
+        }
+    )
+
+
+BASES_EXPLAINED = (
+    "Self-defined ethnicity is how the person searched describes themselves, in the Census "
+    "categories the population figures use; officer-defined ethnicity is how the officer "
+    "perceived them, in four groups only (White, Black, Asian, Other: no Mixed). The two ratios "
+    "differ because many people searched do not state their ethnicity (they are left out of "
+    "the self-defined ratio, but the officer records one for almost everyone) and because people "
+    "of mixed heritage are counted by officers in another group. Neither is the 'right' figure: "
+    "read them together."
+)
+
+
+def bases_sentence(comparison: pd.DataFrame, ref_label: str, self_defined: BasisRatios) -> str:
+    """The finding for the group with the highest self-defined ratio, on both bases."""
+    shown = comparison.dropna(subset=["self_ratio", "officer_ratio"])
+    if shown.empty:
+        return ""
+    row = shown.loc[shown["self_ratio"].idxmax()]
+    counts = self_defined.counts
+    return (
+        f"{row['label']} people were searched at {row['self_ratio']:.2f} times the rate of "
+        f"{ref_label} people by self-defined ethnicity and {row['officer_ratio']:.2f} times by "
+        f"officer-defined ethnicity. {counts.not_stated:,} of {counts.total:,} searches "
+        f"({share_text(counts.not_stated, counts.total, 1)}) have no self-defined ethnicity: "
+        f"had none of them been {row['label']} people (and all {ref_label}), the self-defined "
+        f"ratio would be {row['self_bound_lower']:.2f}; had all of them been, "
+        f"{row['self_bound_upper']:.2f}."
+    )
 
 
 def recorded_months(strip: pd.DataFrame) -> list[pd.Timestamp]:
@@ -683,4 +987,84 @@ def strip_chart(strip: pd.DataFrame, title: str) -> go.Figure:
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title="Searches removing more than outer clothing", tickformat=",")
     fig.update_xaxes(dtick="M1", tickformat="%b<br>%Y")
+    return fig
+
+
+BASIS_STYLE = MappingProxyType(
+    {
+        "self": (charts.PALETTE[0], "circle", "Self-defined ethnicity"),
+        "officer": (charts.PALETTE[5], "diamond", "Officer-defined ethnicity"),
+    }
+)
+
+
+def bases_chart(comparison: pd.DataFrame, title: str, reference_label: str) -> go.Figure:
+    """Each group's rate ratio on both ethnicity bases with its CI, and the unstated bounds.
+
+    The thin grey line beside each marker runs from the ratio if none of that basis's unstated
+    searches were of the group to the ratio if all were. Bases are told apart by symbol and
+    legend as well as colour; ethnic groups are context (no good/bad).
+    """
+    shown = comparison.iloc[::-1]
+    fig = go.Figure()
+    for basis, (colour, symbol, name) in BASIS_STYLE.items():
+        part = shown.dropna(subset=[f"{basis}_ratio"])
+        if part.empty:
+            continue
+        lows, highs = part[f"{basis}_bound_lower"], part[f"{basis}_bound_upper"]
+        cap = float(part[f"{basis}_ratio_upper"].max()) * 3
+        bound_x: list[float | None] = []
+        bound_y: list[str | None] = []
+        for low, high, label in zip(lows, highs, part["label"], strict=True):
+            bound_x += [low, min(high, cap), None]
+            bound_y += [label, label, None]
+        fig.add_trace(
+            go.Scatter(
+                x=bound_x,
+                y=bound_y,
+                mode="lines",
+                line={"color": charts.LIMIT_COLOUR, "width": 1.5, "dash": "dot"},
+                name=f"{name}: if the unstated were none / all of the group",
+                offsetgroup=basis,
+                hoverinfo="skip",
+            )
+        )
+        texts = [
+            f"{name}: {ratio_text(r, lo, hi)}; unstated bounds {bounds_text(bl, bh)}"
+            for r, lo, hi, bl, bh in zip(
+                part[f"{basis}_ratio"],
+                part[f"{basis}_ratio_lower"],
+                part[f"{basis}_ratio_upper"],
+                lows,
+                highs,
+                strict=True,
+            )
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=part[f"{basis}_ratio"],
+                y=part["label"],
+                mode="markers+text",
+                name=name,
+                offsetgroup=basis,
+                marker={"color": colour, "symbol": symbol, "size": 11},
+                text=[f"{r:.2f}" for r in part[f"{basis}_ratio"]],
+                textposition="top center",
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": part[f"{basis}_ratio_upper"] - part[f"{basis}_ratio"],
+                    "arrayminus": part[f"{basis}_ratio"] - part[f"{basis}_ratio_lower"],
+                    "color": colour,
+                    "thickness": 1.5,
+                },
+                customdata=texts,
+                hovertemplate="%{y}: %{customdata}<extra></extra>",
+            )
+        )
+    fig.add_vline(x=1, line={"color": charts.LIMIT_COLOUR, "dash": "dash"})
+    _layout(fig, title, 220 + 70 * len(shown), legend=True)
+    fig.update_layout(scattermode="group")
+    fig.update_xaxes(type="log", title=f"times the rate of {reference_label} people (log scale)")
+    fig.update_yaxes(title=None)
     return fig

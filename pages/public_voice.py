@@ -61,31 +61,32 @@ if not london_latest.empty:
     lon = london_latest.iloc[0]
     gap = pv.gap_test(latest["proportion"], lon["proportion"], assumptions)
     gap_text = pv.verdict(gap.difference, gap.p_value, assumptions.alpha, "London")
+    own_ci = pv.pct_interval(latest["lower"], latest["upper"], latest["proportion"])
     cols = st.columns(3)
     cols[0].metric(
         f"{label}, {borough}",
         pv.pct(latest["proportion"]),
-        help=f"{period}; 95% CI {pv.pct(latest['lower'])} to {pv.pct(latest['upper'])}",
+        help=f"{period}; 95% CI {own_ci}",
         border=True,
     )
     cols[1].metric(
         "London",
         pv.pct(lon["proportion"]),
-        help=f"{period}; 95% CI {pv.pct(lon['lower'])} to {pv.pct(lon['upper'])}",
+        help=f"{period}; 95% CI {pv.pct_interval(lon['lower'], lon['upper'], lon['proportion'])}",
         border=True,
     )
+    gap_words = pv.difference_text(latest["proportion"], lon["proportion"], gap.lower, gap.upper)
     cols[2].metric(
         "Gap to London (points)",
         pv.points(gap.difference),
-        help=f"95% CI {pv.points(gap.lower)} to {pv.points(gap.upper)}; {gap_text}",
+        help=f"95% CI {pv.points_interval(gap.lower, gap.upper)}; {gap_text}",
         border=True,
     )
     st.write(
         f"In the {period}, {pv.pct(latest['proportion'])} of respondents in {borough} "
-        f"({label.strip(chr(34))}; 95% CI {pv.pct(latest['lower'])} to "
-        f"{pv.pct(latest['upper'])}) against {pv.pct(lon['proportion'])} in London: a gap of "
-        f"{pv.points(gap.difference)} points (95% CI {pv.points(gap.lower)} to "
-        f"{pv.points(gap.upper)}), {gap_text} at the {assumptions.level:.0%} level."
+        f"({label.strip(chr(34))}; 95% CI {own_ci}) against {pv.pct(lon['proportion'])} in "
+        "London: a gap of "
+        f"{gap_words}, {gap_text} at the {assumptions.level:.0%} level."
     )
 
 title = f"{label}: {borough} {pv.pct(latest['proportion'])} in the {period}, {gap_text}"
@@ -102,11 +103,12 @@ ui.show_chart(
 
 gaps = pv.gap_series(series, assumptions)
 if not gaps.empty:
-    n_sig = int(gaps["significant"].sum())
+    years = pv.non_overlapping(gaps)
+    n_sig = int(years["significant"].sum())
     last_gap = gaps.iloc[-1]
     gap_title = (
-        f"{borough}'s gap to London was significant in {n_sig} of {len(gaps)} quarters; "
-        f"latest {pv.points(last_gap['gap'])} points"
+        f"{borough}'s gap to London was significant in {n_sig} of {len(years)} separate years "
+        f"to {last_gap['period_end']:%B}; latest {pv.points(last_gap['gap'])} points"
         f" ({'significant' if last_gap['significant'] else 'not significant'})"
     )
     ui.show_chart(
@@ -117,7 +119,9 @@ if not gaps.empty:
         filename=f"pas_gap_{measure_id}_{borough_code}",
         notes=[
             "Two-proportion z-test, borough against London, with a Newcombe–Wilson interval.",
-            "Neighbouring quarters overlap by about 75%, so they are not independent checks.",
+            "Neighbouring quarters overlap by about 75%, so they are not independent checks: "
+            "the title counts only the years that share no interviews (every fourth quarter "
+            "back from the latest).",
             assumptions.note(),
         ],
     )
@@ -144,13 +148,22 @@ else:
     chosen = changes[changes["measure_id"] == measure_id]
     for row in chosen.itertuples():
         if row.change == row.change:
+            note = ""
+            if row.geography_code == borough_code:
+                extreme = pv.check_extreme(
+                    own, london_rows, row.comparison_period_end,
+                    assumptions.base_borough, assumptions.design_effect,
+                )  # fmt: skip
+                note = pv.regression_note(borough, extreme, row.change, row.comparison_period_end)
+            words = pv.difference_text(
+                row.latest, row.year_earlier, row.change_lower, row.change_upper
+            )
             st.write(
                 f"**{row.geography_name}**, {label}: {pv.pct(row.year_earlier)} in the "
                 f"{pv.period_label(row.comparison_period_end)}, {pv.pct(row.latest)} in the "
-                f"{pv.period_label(row.period_end)}: {pv.points(row.change)} points (95% CI "
-                f"{pv.points(row.change_lower)} to {pv.points(row.change_upper)}), "
+                f"{pv.period_label(row.period_end)}: {words}, "
                 f"{'a significant change' if row.significant else 'not a significant change'}"
-                f" (p = {row.p_value:.3f})."
+                f" (p = {row.p_value:.3f}). {note}".rstrip()
             )
     table = changes.assign(
         period_end=changes["period_end"].dt.date,

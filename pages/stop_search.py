@@ -165,6 +165,74 @@ ui.show_chart(
 # --- disproportionality -------------------------------------------------------------------------
 
 st.header("Who is searched: rates by ethnic group")
+year = ui.param_select(
+    "Population denominator",
+    list(ss.CENSUS_YEARS),
+    "census",
+    format_func=lambda y: f"Census {y}",
+    container=st,
+)
+denominators = ss.census_denominators(year)
+history_from = next(m for m in months if m >= ss.history_start(end, groups.history_months))
+ratios = {
+    b: ss.basis_ratios(
+        ui.read(settings, ss.ethnicity_counts, start, end, search_type, b),
+        ui.read(settings, ss.ethnicity_monthly, history_from, end, search_type, b),
+        denominators,
+        groups,
+        b,
+        level,
+    )
+    for b in ss.BASES
+}
+labels = groups.labels
+ref_label = labels[groups.reference_group]
+census_text = (
+    "Census 2021 usual residents (21 March 2021): each borough's published share of each group "
+    "(to 1 decimal place) times its exact total, so the counts are approximate"
+    if year == 2021
+    else "Census 2011 usual residents (27 March 2011), exact counts from table QS201EW"
+)
+population_source = f"{source} Population: ONS Census {year} (OGL v3.0)."
+dispersion_text = ss.dispersion_note(
+    {b: r.table for b, r in ratios.items()}, groups, (history_from, end)
+)
+
+comparison = ss.compare_bases(ratios["self"], ratios["officer"], groups.reference_group)
+if comparison.dropna(subset=["self_ratio", "officer_ratio"]).empty:
+    st.info("Too few searches with an ethnicity recorded to compare groups.")
+else:
+    st.subheader("Self-defined and officer-defined ethnicity side by side")
+    st.write(ss.BASES_EXPLAINED)
+    finding = ss.bases_sentence(comparison, ref_label, ratios["self"])
+    st.write(f"**{finding}**")
+    st.table(
+        ss.bases_table(
+            comparison, ratios["self"].unstated_share, ratios["officer"].unstated_share
+        ).set_index("Group")
+    )
+    best = comparison.dropna(subset=["self_ratio", "officer_ratio"])
+    top = best.loc[best["self_ratio"].idxmax()]
+    bases_title = (
+        f"{top['label']} people were searched at {top['self_ratio']:.1f} times the rate of "
+        f"{ref_label} people by self-defined and {top['officer_ratio']:.1f} times by "
+        f"officer-defined ethnicity {when} (per head of Census {year} residents)"
+    )
+    ui.show_chart(
+        ss.bases_chart(comparison, bases_title + suffix, ref_label),
+        comparison.round(4),
+        key="ss_bases",
+        source=population_source,
+        filename=f"stop_search_disproportionality_both_bases_{year}",
+        notes=[
+            f"Rate ratio with a {level:.0%} confidence interval. {dispersion_text}",
+            "Dotted: the ratio if none of the searches with no ethnicity recorded on that basis "
+            "were of the group (and all of them were of the reference group), to the ratio if "
+            "all were. Ethnic groups are context, not judged.",
+        ],
+    )
+
+st.subheader("Rates per head on one basis")
 basis = ui.param_select(
     "Ethnicity recorded",
     list(ss.BASES),
@@ -174,26 +242,9 @@ basis = ui.param_select(
     help="Self-defined: as the person searched described themselves. Officer-defined: as the "
     "officer perceived them (White, Black, Asian or Other only).",
 )
-year = ui.param_select(
-    "Population denominator",
-    list(ss.CENSUS_YEARS),
-    "census",
-    format_func=lambda y: f"Census {y}",
-    container=st,
-)
-counts = ui.read(settings, ss.ethnicity_counts, start, end, search_type, basis)
-mapped = ss.map_ethnicity(counts, groups, basis)
-denominators = ss.census_denominators(year)
-table = ss.disproportionality(mapped.by_group, denominators, groups, level)
-labels = groups.labels
-ref_label = labels[groups.reference_group]
+chosen = ratios[basis]
+mapped, table = chosen.counts, chosen.table
 excluded = mapped.not_stated + int(mapped.unmapped["searches"].sum())
-census_text = (
-    "Census 2021 usual residents (21 March 2021): each borough's published share of each group "
-    "(to 1 decimal place) times its exact total, so the counts are approximate"
-    if year == 2021
-    else "Census 2011 usual residents (27 March 2011), exact counts from table QS201EW"
-)
 st.write(
     f"Searches per 1,000 residents of each Census broad ethnic group, using the "
     f"**{ss.BASIS_LABELS[basis]}** of the person searched, compared with the rate for "
@@ -234,10 +285,10 @@ else:
         ss.disproportionality_chart(table, disp_title + suffix, ref_label),
         shown,
         key="ss_disproportionality",
-        source=f"{source} Population: ONS Census {year} (OGL v3.0).",
+        source=population_source,
         filename=f"stop_search_disproportionality_{basis}_{year}",
         notes=[
-            f"Rate ratio with an exact {level:.0%} confidence interval (conditional Poisson). "
+            f"Rate ratio with a {level:.0%} confidence interval. {dispersion_text} "
             f"Denominator: Census {year}; {ss.BASIS_LABELS[basis]}; {excluded:,} searches "
             "with no ethnicity recorded excluded. Ethnic groups are context, not judged."
         ],

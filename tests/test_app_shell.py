@@ -165,7 +165,7 @@ def test_url_filters_open_a_borough_and_plan(
         for _, row in t.value.iterrows()
         if row["Measure"] == "Trust in the MPS"
     ]
-    assert latest[0]["Latest"] == f"{value:.1%}"
+    assert latest[0]["Latest"] == f"{value:.0%}"  # a whole published percent: "69%"
     assert not any("Synthetic" in w.value for w in at.warning)
 
 

@@ -125,7 +125,8 @@ def test_gap_to_london_is_the_published_difference_with_its_test(
     at = open_page(monkeypatch, real_warehouse, **barnet_trust)
     gap = at.metric[2]
     assert gap.label.startswith("Gap to London")
-    assert gap.value == f"{(borough_value - london_value) * 100:+.1f}"
+    # Whole published percents: the gap is a whole number of points ("+1", not "+1.0").
+    assert gap.value == f"{round((borough_value - london_value) * 100):+d}"
     # A 1-point gap on 400 (effective 267) interviews cannot be significant.
     test = pv.gap_test(borough_value, london_value, pv.PasAssumptions.from_config(cfg))
     assert test.p_value > cfg.significance_level
@@ -212,3 +213,21 @@ def test_sample_warehouse_labels_every_chart_synthetic(monkeypatch, sample_wareh
     titles = [title_of(s) for s in specs(at)]
     assert len(titles) >= 4
     assert all(t.endswith("— synthetic sample") for t in titles), titles
+
+
+def test_regression_to_the_mean_is_noted_after_an_extreme_year(
+    monkeypatch, real_warehouse, realdata
+):
+    lambeth, london = published(realdata, "Lambeth", "Trust MPS", "12/31/2022")
+    gap = round((lambeth - london) * 100)
+    assert gap <= -10  # Lambeth's year to December 2022 was far below London
+    at = open_page(monkeypatch, real_warehouse, measure="trust_mps", borough="E09000022")
+    lines = [m.value for m in at.markdown if m.value.startswith("**Lambeth**")]
+    assert len(lines) == 1
+    assert f"Lambeth's gap to London ({gap:+d} points) was one of its most extreme" in lines[0]
+    assert "regression to the mean" in lines[0]
+    # Whole published percents: the change is a whole number of points.
+    latest, _ = published(realdata, "Lambeth", "Trust MPS", "12/31/2023")
+    assert f": {round((latest - lambeth) * 100):+d} points (95% CI" in lines[0]
+    barnet = open_page(monkeypatch, real_warehouse, measure="trust_mps", borough="E09000003")
+    assert not any("regression to the mean" in m.value for m in barnet.markdown)

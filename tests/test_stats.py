@@ -13,10 +13,12 @@ from scipy import stats
 from oversight.stats import (
     classify_change,
     disproportionality_ratio,
+    estimate_ratio_dispersion,
     funnel_limits,
     fytd_vs_last_year,
     is_material,
     overdispersed_funnel,
+    overdispersed_rate_ratio,
     percent_change_allowed,
     poisson_rate_ratio,
     rolling_12_vs_previous_12,
@@ -403,3 +405,103 @@ def test_incomplete_window_is_refused(monthly):
     gappy.iloc[50] = np.nan
     assert rolling_12_vs_previous_12(gappy, date(2023, 12, 1)).refused
     assert rolling_12_vs_previous_12(monthly.drop(monthly.index[40]), date(2023, 12, 1)).refused
+
+
+# --- overdispersed rate ratios -----------------------------------------------------------------
+
+RATIO, POP_A, POP_B = 3.0, 1_000_000, 4_000_000
+
+
+def gamma_poisson(rng: np.random.Generator, mean: float, phi: float, months: int) -> np.ndarray:
+    """Monthly counts with variance phi times the mean (a gamma mixture of Poissons)."""
+    if phi == 1:
+        return rng.poisson(mean, months)
+    return rng.poisson(rng.gamma(mean / (phi - 1), phi - 1, months))
+
+
+def simulate_coverage(phi: float, reps: int = 300) -> tuple[float, float, float, bool]:
+    """Coverage of the true ratio by the quasi-Poisson and exact Poisson intervals.
+
+    Each replicate has 24 months of group and reference counts with a constant true ratio;
+    the dispersion is estimated from all 24 and the interval is for the latest 12 months.
+    Returns (quasi coverage, Poisson coverage, median estimated phi, quasi never narrower).
+    """
+    rng = np.random.default_rng(20261204)
+    mean_b = 400.0
+    mean_a = RATIO * mean_b * POP_A / POP_B
+    covered_q = covered_p = 0
+    never_narrower = True
+    phis = []
+    for _ in range(reps):
+        a, b = gamma_poisson(rng, mean_a, phi, 24), gamma_poisson(rng, mean_b, phi, 24)
+        dispersion = estimate_ratio_dispersion(a, b, POP_A, POP_B)
+        phis.append(dispersion.raw_phi)
+        count_a, count_b = int(a[-12:].sum()), int(b[-12:].sum())
+        quasi = overdispersed_rate_ratio(
+            count_a, POP_A, count_b, POP_B, dispersion.phi, df=dispersion.df
+        )
+        exact = poisson_rate_ratio(count_a, POP_A, count_b, POP_B)
+        never_narrower &= quasi.lower <= exact.lower and quasi.upper >= exact.upper
+        covered_q += quasi.lower <= RATIO <= quasi.upper
+        covered_p += exact.lower <= RATIO <= exact.upper
+    return covered_q / reps, covered_p / reps, float(np.median(phis)), never_narrower
+
+
+def test_overdispersed_series_gets_wider_intervals_with_nominal_coverage():
+    quasi, poisson, phi, never_narrower = simulate_coverage(phi=3.5)
+    assert 0.90 <= quasi <= 0.99
+    assert poisson < 0.85  # Poisson alone is far too narrow for this series
+    assert phi == pytest.approx(3.5, rel=0.25)
+    assert never_narrower
+
+
+def test_poisson_series_keeps_nominal_coverage_and_a_phi_near_one():
+    quasi, poisson, phi, _ = simulate_coverage(phi=1.0)
+    assert 0.90 <= quasi <= 0.99
+    assert 0.90 <= poisson <= 0.99
+    assert phi == pytest.approx(1.0, abs=0.25)
+
+
+@pytest.mark.filterwarnings("ignore:Perfect separation")
+def test_dispersion_ignores_swings_in_volume_shared_by_both_groups():
+    totals = np.array([100, 5000, 300, 12000, 800, 2500, 60, 9000, 400, 7000], dtype=float)
+    group = totals * 0.4
+    dispersion = estimate_ratio_dispersion(group, totals - group, 1.0, 2.0)
+    assert dispersion.raw_phi < 1e-6
+    assert dispersion.phi == 1.0
+    assert dispersion.months == 10
+    assert dispersion.df == 8  # ten months less an intercept and a trend
+
+
+def test_dispersion_is_pearson_chi_square_over_df_around_the_trend():
+    # Palindromic in time, so the fitted trend is exactly flat and the fit is the pooled share.
+    group = np.array([30, 50, 20, 60, 60, 20, 50, 30], dtype=float)
+    ref = np.array([70, 50, 80, 40, 40, 80, 50, 70], dtype=float)
+    dispersion = estimate_ratio_dispersion(group, ref, 1.0, 1.0)
+    n = group + ref
+    share = group.sum() / n.sum()
+    chi2 = float((((group - n * share) ** 2) / (n * share * (1 - share))).sum())
+    assert dispersion.df == 6
+    assert dispersion.raw_phi == pytest.approx(chi2 / 6, rel=1e-6)
+    assert dispersion.phi == dispersion.raw_phi > 1
+
+
+def test_too_few_months_fall_back_to_poisson_and_say_so():
+    dispersion = estimate_ratio_dispersion([10, 12, 9], [30, 28, 35], 1.0, 1.0, min_months=8)
+    assert not dispersion.estimated
+    assert dispersion.phi == 1.0
+    assert dispersion.months == 3
+
+
+def test_phi_of_one_is_the_exact_interval():
+    exact = poisson_rate_ratio(120, 100_000, 400, 1_000_000)
+    assert overdispersed_rate_ratio(120, 100_000, 400, 1_000_000, 1.0) == exact
+    wide = overdispersed_rate_ratio(120, 100_000, 400, 1_000_000, 4.0)
+    assert wide.ratio == exact.ratio
+    # On the log scale the interval is twice as wide (sqrt(4)).
+    assert math.log(wide.upper / wide.lower) == pytest.approx(
+        2 * math.log(exact.upper / exact.lower)
+    )
+    assert wide.p_value > exact.p_value
+    with pytest.raises(ValueError, match="phi"):
+        overdispersed_rate_ratio(120, 100_000, 400, 1_000_000, 0.5)

@@ -242,3 +242,60 @@ def test_monthly_summary_refuses_a_rate_on_few_searches():
     summary = ss.monthly_summary(outcomes, 0.95).set_index("month")
     assert summary.loc["2024-01-01", "arrest_rate"] == pytest.approx(0.3)
     assert math.isnan(summary.loc["2024-02-01", "arrest_rate"])
+
+
+def raw_frame(realdata: Path, month: str) -> pd.DataFrame:
+    """The published police.uk file for a month, read with pandas (independent of the loader)."""
+    folder = realdata / SEARCHES
+    plain = folder / f"{month}-metropolitan-stop-and-search.csv"
+    return pd.read_csv(plain if plain.exists() else f"{plain}.gz", dtype=str)
+
+
+def test_both_ethnicity_bases_side_by_side_for_one_month(monkeypatch, real_warehouse, realdata):
+    from scipy import stats as sps
+
+    raw = raw_frame(realdata, "2024-08")
+    own = raw["Self-defined ethnicity"].fillna("")
+    officer = raw["Officer-defined ethnicity"].fillna("")
+    pop_black, pop_white = population("black", 2021), population("white", 2021)
+    self_black, self_white = own.str.startswith("Black").sum(), own.str.startswith("White").sum()
+    off_black, off_white = (officer == "Black").sum(), (officer == "White").sum()
+    unstated = int(((own == "") | own.str.contains("Not stated", case=False)).sum())
+    expected_self = (self_black / pop_black) / (self_white / pop_white)
+    expected_officer = (off_black / pop_black) / (off_white / pop_white)
+    # The real files: officers' perception gives a markedly higher ratio than self-definition.
+    assert expected_officer > expected_self * 1.1
+
+    at = open_page(monkeypatch, real_warehouse, **{"from": "2024-08-01", "to": "2024-08-01"})
+    spec = chart_with(at, "by self-defined and")
+    traces = {t["name"]: t for t in spec["data"]}
+    shown_self = by_y(traces["Self-defined ethnicity"])["Black"]
+    shown_officer = by_y(traces["Officer-defined ethnicity"])["Black"]
+    assert shown_self == pytest.approx(expected_self, rel=1e-9)
+    assert shown_officer == pytest.approx(expected_officer, rel=1e-9)
+
+    # The interval is wider than the exact Poisson one (the months vary beyond Poisson).
+    bars = traces["Self-defined ethnicity"]["error_x"]
+    row = decode(traces["Self-defined ethnicity"]["y"]).index("Black")
+    lower = shown_self - decode(bars["arrayminus"])[row]
+    upper = shown_self + decode(bars["array"])[row]
+    total = int(self_black + self_white)
+    ci = sps.binomtest(int(self_black), total, pop_black / (pop_black + pop_white))
+    ci = ci.proportion_ci(method="exact")
+    scale = pop_white / pop_black
+    assert lower < ci.low / (1 - ci.low) * scale
+    assert upper > ci.high / (1 - ci.high) * scale
+
+    # The unstated share and the bounds it implies sit beside the ratio.
+    text = " ".join(m.value for m in at.markdown)
+    assert f"{unstated:,} of {len(raw):,} searches" in text
+    lowest = (self_black / pop_black) / ((self_white + unstated) / pop_white)
+    highest = ((self_black + unstated) / pop_black) / (self_white / pop_white)
+    assert f"would be {lowest:.2f}; had all of them been, {highest:.2f}" in text
+    table = at.table[0].value
+    assert table.loc["Black"].iloc[0].startswith(f"{expected_self:.2f} (")
+    assert table.loc["Black"].iloc[1] == f"{lowest:.2f} to {highest:.2f}"
+    assert table.loc["Black"].iloc[2].startswith(f"{expected_officer:.2f} (")
+    notes = " ".join(c.value for c in at.caption)
+    assert "quasi-Poisson" in notes
+    assert "times the Poisson variance" in notes
