@@ -1,5 +1,5 @@
 """What every benchmark records (the machine, the commit, the date, where results go), and the
-`streamlit run` server that the benchmarks and the browser tests start."""
+`streamlit run serve.py` server that the benchmarks and the browser tests start."""
 
 from __future__ import annotations
 
@@ -124,13 +124,18 @@ def free_port() -> int:
 
 
 def start_streamlit(
-    settings: dict[str, str], *, address: str = "127.0.0.1", keep_output: bool = False
+    settings: dict[str, str],
+    *,
+    address: str = "127.0.0.1",
+    keep_output: bool = False,
+    script: str = "serve.py",
 ) -> tuple[subprocess.Popen, str]:
-    """``streamlit run app.py`` of this checkout on a free port, as the README runs it.
+    """``streamlit run serve.py`` of this checkout on a free port, as the README runs it.
 
     ``settings`` are the OVERSIGHT_* variables; the mode and the development login are only
     what they say (never inherited). Waits up to 60 s for the health check; returns the
-    process and its loopback URL. ``keep_output`` keeps the server's output for the error.
+    process and its loopback URL. ``keep_output`` keeps the server's output for the error;
+    ``script="app.py"`` starts Streamlit's plain server instead (no hidden paths).
     """
     port = free_port()
     env = {**os.environ, **settings}
@@ -138,7 +143,7 @@ def start_streamlit(
         if name not in settings:
             env.pop(name, None)
     command = [
-        sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
         "--server.address", address, "--server.port", str(port),
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip

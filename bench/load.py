@@ -1,7 +1,7 @@
 """Load benchmark: many people reading the public pages at once, in one real browser.
 
 ``python bench/load.py --warehouse FILE [--sessions 25] [--duration 60] [--out DIR]`` starts
-the app in public mode on a loopback port (``streamlit run app.py``, as the README does), or
+the app in public mode on a loopback port (``streamlit run serve.py``, as the README does), or
 uses a running one with ``--url``; launches one headless Chromium with one browser context per
 session; and has every session go through the public pages in turn as a reader does: the first
 page from a link (a new Streamlit session: page, websocket, app.py, the page script), then the
@@ -288,7 +288,7 @@ def machine_ticks() -> tuple[int, int] | None:
 
 
 def start_server(warehouse: Path, state: Path) -> tuple[subprocess.Popen, str]:
-    """``streamlit run app.py`` in public mode on a free loopback port; wait until healthy."""
+    """``streamlit run serve.py`` in public mode on a free loopback port; wait until healthy."""
     settings = {"OVERSIGHT_WAREHOUSE": str(warehouse), "OVERSIGHT_STATE": str(state)}
     return start_streamlit({**settings, "OVERSIGHT_MODE": "public"})
 

@@ -72,7 +72,7 @@ def command_sql(args: argparse.Namespace, settings: Settings) -> int:
 
     limits = load_limits(settings.config_dir / "sandbox.yaml")
     try:
-        result = run_query(settings.warehouse, args.query, limits)
+        result = run_query(settings.warehouse, args.query, limits, keep_warm=False)
     except SandboxRefused as exc:
         print(f"Refused: {exc.message}", file=sys.stderr)
         return EXIT_ERROR if exc.reason == "no_warehouse" else EXIT_REFUSED

@@ -6,8 +6,22 @@ SELECT, WITH, DESCRIBE, SHOW, EXPLAIN, SUMMARIZE or FROM and that DuckDB's parse
 query. It then runs on a locked-down connection (STACK.md, sandboxed analyst connection): the
 warehouse read-only, no external access (files, COPY, ATTACH, extensions), no extension
 autoinstall/autoload, no community extensions, two threads, a memory limit, and the
-configuration locked so no statement can loosen it. A timer interrupts a query that runs past
-the time limit, and at most ``row_cap`` rows come back.
+configuration locked so no statement can loosen it.
+
+The query runs in a child process (``oversight.sandbox_worker``), never in the caller's: the
+console sits inside the Streamlit server, so one runaway query must not be able to take the app
+down for everyone. The limits cover the whole of a query's life, not only DuckDB's execution:
+
+* the child's address space may grow by at most ``process_memory_limit`` once it has opened the
+  warehouse (``RLIMIT_AS``), on top of DuckDB's own ``memory_limit``;
+* the child fetches the result in small Arrow batches and stops once it passes ``row_cap`` rows
+  or ``result_limit`` bytes, so what comes back to the caller (Arrow IPC bytes, then a pandas
+  frame, then a table on the page) is bounded too;
+* the caller kills the child when ``time_limit_seconds`` has passed, however far it got.
+
+Starting a child costs a fraction of a second (bench/RESULTS.md, SQL console limits), so one
+spare worker is kept started and waiting; each worker runs one query and exits, which hands its
+memory back to the system.
 
 The connection is its own in-memory DuckDB instance with the warehouse attached read-only,
 rather than ``duckdb.connect(warehouse, read_only=True, config=...)``. DuckDB shares one
@@ -18,22 +32,42 @@ reads fail while it runs (and theirs would make the console fail). The settings 
 
 from __future__ import annotations
 
+import atexit
+import io
+import json
+import logging
 import re
+import subprocess
+import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 import yaml
 
 from oversight.settings import PROJECT_ROOT
 
+if TYPE_CHECKING:  # pandas is imported where frames are made: the worker never needs it
+    import pandas as pd
+
+logger = logging.getLogger(__name__)
+
 ALLOWED_KEYWORDS = ("select", "with", "describe", "show", "explain", "summarize", "from")
 ALLOWED_TYPES = {"SELECT", "EXPLAIN"}
-LIMIT_KEYS = {"row_cap", "time_limit_seconds", "memory_limit", "threads"}
-MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$", re.IGNORECASE)
+LIMIT_KEYS = {
+    "row_cap",
+    "time_limit_seconds",
+    "memory_limit",
+    "threads",
+    "result_limit",
+    "process_memory_limit",
+}
+MEMORY = re.compile(r"^(\d+(?:\.\d+)?)\s*(KB|MB|GB|KiB|MiB|GiB)$", re.IGNORECASE)
+UNITS = {"kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+WORKER_MODULE = "oversight.sandbox_worker"
 # Whitespace, comments and opening brackets that may come before a statement's first word.
 LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*", re.DOTALL)
 WORD = re.compile(r"[A-Za-z_]+")
@@ -46,14 +80,18 @@ class SandboxRefused(Exception):
     """A query the sandbox will not run, or that it stopped; the message is for the user.
 
     ``reason`` is one of: ``refused`` (not a single read-only query), ``time_limit``,
-    ``memory_limit``, ``not_allowed`` (reached outside the warehouse), ``error`` (DuckDB could
-    not run it) or ``no_warehouse``.
+    ``memory_limit``, ``result_limit`` (the result would be larger than the console returns),
+    ``not_allowed`` (reached outside the warehouse), ``error`` (DuckDB could not run it) or
+    ``no_warehouse``. ``peak_mb`` is the query process's peak resident memory, when known.
     """
 
-    def __init__(self, message: str, reason: str = "refused") -> None:
+    def __init__(
+        self, message: str, reason: str = "refused", peak_mb: float | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.reason = reason
+        self.peak_mb = peak_mb
 
 
 @dataclass(frozen=True)
@@ -64,16 +102,38 @@ class SandboxLimits:
     time_limit_seconds: float = 10.0
     memory_limit: str = "512MB"
     threads: int = 2
+    result_limit: str = "32MB"
+    process_memory_limit: str = "1GB"
+
+    @property
+    def result_bytes(self) -> int:
+        return memory_bytes(self.result_limit)
+
+    @property
+    def process_bytes(self) -> int:
+        return memory_bytes(self.process_memory_limit)
 
 
 @dataclass(frozen=True)
 class SandboxResult:
-    """The rows a query returned (at most ``row_cap``) and whether more were cut off."""
+    """The rows a query returned (at most ``row_cap``) and whether more were cut off.
+
+    ``peak_mb`` is the peak resident memory of the process that ran the query.
+    """
 
     frame: pd.DataFrame
     truncated: bool
     row_cap: int
     seconds: float
+    peak_mb: float | None = None
+
+
+def memory_bytes(text: str) -> int:
+    """A size such as ``512MB`` or ``1GiB`` in bytes."""
+    found = MEMORY.match(str(text).strip())
+    if not found:
+        raise ValueError(f"not a size like 512MB or 1GB: {text!r}")
+    return int(float(found.group(1)) * UNITS[found.group(2).lower()])
 
 
 def load_limits(path: Path | None = None) -> SandboxLimits:
@@ -90,10 +150,13 @@ def load_limits(path: Path | None = None) -> SandboxLimits:
         raise ValueError(f"{path.name}: row_cap must be a positive whole number")
     if not isinstance(limits.time_limit_seconds, int | float) or limits.time_limit_seconds <= 0:
         raise ValueError(f"{path.name}: time_limit_seconds must be a positive number")
-    if not MEMORY.match(str(limits.memory_limit)):
-        raise ValueError(f"{path.name}: memory_limit must look like 512MB or 1GB")
+    for key in ("memory_limit", "result_limit", "process_memory_limit"):
+        if not MEMORY.match(str(getattr(limits, key))):
+            raise ValueError(f"{path.name}: {key} must look like 512MB or 1GB")
     if not isinstance(limits.threads, int) or limits.threads < 1:
         raise ValueError(f"{path.name}: threads must be a positive whole number")
+    if limits.result_bytes >= limits.process_bytes:
+        raise ValueError(f"{path.name}: result_limit must be smaller than process_memory_limit")
     return limits
 
 
@@ -184,20 +247,45 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def explain_error(exc: duckdb.Error, limits: SandboxLimits, seconds: float) -> SandboxRefused:
-    """A DuckDB error as a sentence for the user."""
+def time_refusal(limits: SandboxLimits, peak_mb: float | None = None) -> SandboxRefused:
+    """The sentence for a query stopped at the time limit."""
+    return SandboxRefused(
+        f"The query was stopped after {limits.time_limit_seconds:g} s, the console's time "
+        "limit. Narrow it (filter, aggregate or add LIMIT) and run it again.",
+        reason="time_limit",
+        peak_mb=peak_mb,
+    )
+
+
+def memory_refusal(limits: SandboxLimits, peak_mb: float | None = None) -> SandboxRefused:
+    """The sentence for a query that needed more memory than the console allows."""
+    return SandboxRefused(
+        f"The query was stopped: it needed more memory than the console allows "
+        f"({limits.memory_limit} for DuckDB, {limits.process_memory_limit} in all). "
+        "Aggregate in the query or add LIMIT.",
+        reason="memory_limit",
+        peak_mb=peak_mb,
+    )
+
+
+def result_refusal(limits: SandboxLimits, peak_mb: float | None = None) -> SandboxRefused:
+    """The sentence for a result larger than the console returns."""
+    return SandboxRefused(
+        f"The query was stopped: the result would exceed {limits.result_limit}, the most the "
+        "console returns. Select fewer or narrower columns, add LIMIT or aggregate.",
+        reason="result_limit",
+        peak_mb=peak_mb,
+    )
+
+
+def explain_error(exc: BaseException, limits: SandboxLimits, seconds: float) -> SandboxRefused:
+    """A DuckDB error (or running out of memory) as a sentence for the user."""
     if isinstance(exc, duckdb.InterruptException) or seconds >= limits.time_limit_seconds:
-        return SandboxRefused(
-            f"The query was stopped after {limits.time_limit_seconds:g} s, the console's time "
-            "limit. Narrow it (filter, aggregate or add LIMIT) and run it again.",
-            reason="time_limit",
-        )
-    if isinstance(exc, duckdb.OutOfMemoryException):
-        return SandboxRefused(
-            f"The query needed more than the console's memory limit ({limits.memory_limit}) "
-            "and was stopped. Aggregate in the query or add LIMIT.",
-            reason="memory_limit",
-        )
+        return time_refusal(limits)
+    if isinstance(exc, duckdb.OutOfMemoryException | MemoryError) or (
+        isinstance(exc, OSError) and "out of memory" in str(exc).lower()
+    ):
+        return memory_refusal(limits)
     if isinstance(exc, duckdb.PermissionException):
         return SandboxRefused(
             "The query tried to reach something outside the warehouse (a file, a setting or "
@@ -213,8 +301,14 @@ def frame_of(relation: duckdb.DuckDBPyRelation) -> pd.DataFrame:
     DuckDB hands 128-bit integers (every SUM of integers) to pandas as floats and DATEs as
     midnight timestamps; whole numbers and plain dates read better in tables, CSV and JSON.
     """
-    types = [str(t) for t in relation.types]
-    frame = relation.df()
+    return readable_frame(relation.df(), [str(t) for t in relation.types])
+
+
+def readable_frame(frame: pd.DataFrame, types: list[str]) -> pd.DataFrame:
+    """``frame`` (from DuckDB's ``df()``) with wide integers as Int64 and DATEs as dates.
+
+    ``types`` are the DuckDB type names of the columns, in order.
+    """
     for position, type_name in enumerate(types):
         values = frame.iloc[:, position]
         if type_name in WIDE_INTEGERS:
@@ -226,44 +320,177 @@ def frame_of(relation: duckdb.DuckDBPyRelation) -> pd.DataFrame:
     return frame
 
 
-def execute_capped(
-    con: duckdb.DuckDBPyConnection, sql: str, limits: SandboxLimits
-) -> SandboxResult:
-    """Run a checked query with the time limit and row cap."""
-    timer = threading.Timer(limits.time_limit_seconds, con.interrupt)
-    timer.daemon = True
-    started = time.monotonic()
-    timer.start()
+# --- the child process ------------------------------------------------------------------------
+
+
+def worker_command() -> list[str]:
+    """The command that starts one query worker (``python -m oversight.sandbox_worker``)."""
+    return [sys.executable, "-m", WORKER_MODULE]
+
+
+def start_worker() -> subprocess.Popen[bytes]:
+    """A worker process, started and waiting on its stdin for one job."""
+    return subprocess.Popen(
+        worker_command(),
+        cwd=PROJECT_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=None,  # the worker's own complaints go to the server's log
+    )
+
+
+class WorkerPool:
+    """At most one spare worker, started ahead so a query does not wait for Python to start.
+
+    Each worker runs one query and exits; :meth:`take` hands the spare out (or starts one) and
+    :meth:`refill` starts the next spare after a query has finished.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._spare: subprocess.Popen[bytes] | None = None
+
+    def take(self) -> subprocess.Popen[bytes]:
+        """A worker for one query: the spare if it is still waiting, else a new one."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None and spare.poll() is None:
+            return spare
+        return start_worker()
+
+    def refill(self) -> None:
+        """Start a spare worker if there is none."""
+        with self._lock:
+            if self._spare is None or self._spare.poll() is not None:
+                self._spare = start_worker()
+
+    def close(self) -> None:
+        """Let the spare worker go (it exits when its stdin closes)."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None and spare.stdin is not None:
+            spare.stdin.close()
+            try:
+                spare.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                spare.kill()
+
+
+POOL = WorkerPool()
+atexit.register(POOL.close)
+
+
+def peak_of(pid: int) -> float | None:
+    """The peak resident memory (VmHWM) of a running process in MB, if the system says."""
     try:
-        relation = con.sql(sql)
-        if relation is None:
-            raise SandboxRefused("The statement returned no rows to show.")
-        frame = frame_of(relation.limit(limits.row_cap + 1))
-    except duckdb.Error as exc:
-        raise explain_error(exc, limits, time.monotonic() - started) from exc
-    finally:
-        timer.cancel()
-    truncated = len(frame) > limits.row_cap
-    if truncated:
-        frame = frame.head(limits.row_cap)
-    return SandboxResult(frame, truncated, limits.row_cap, time.monotonic() - started)
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
-def run_query(warehouse: Path, sql: str, limits: SandboxLimits | None = None) -> SandboxResult:
-    """Run one read-only query on the warehouse within the limits; SandboxRefused if not."""
-    limits = limits or load_limits()
-    con = open_sandbox(Path(warehouse), limits)
+def run_in_worker(
+    worker: subprocess.Popen[bytes], job: dict, limits: SandboxLimits
+) -> tuple[dict, bytes]:
+    """Send one job to a worker; its reply header and Arrow IPC bytes, killed at the limit."""
+    payload = (json.dumps(job) + "\n").encode("utf-8")
+    try:
+        out, _ = worker.communicate(payload, timeout=limits.time_limit_seconds)
+    except subprocess.TimeoutExpired:
+        peak = peak_of(worker.pid)
+        worker.kill()
+        worker.communicate()
+        logger.info("console query stopped at %g s (peak %s MB)", limits.time_limit_seconds, peak)
+        raise time_refusal(limits, peak) from None
+    header, _, body = out.partition(b"\n")
+    try:
+        reply = json.loads(header)
+    except ValueError:
+        # No reply: the worker died, most often when the address-space limit stopped an
+        # allocation that DuckDB or Arrow could not recover from.
+        logger.warning("console query worker ended with code %s and no reply", worker.returncode)
+        raise memory_refusal(limits) from None
+    return reply, body
+
+
+def frame_from_ipc(body: bytes, types: list[str]) -> pd.DataFrame:
+    """The worker's Arrow IPC stream as the DataFrame the console shows."""
+    import pyarrow as pa
+    import pyarrow.ipc
+
+    table = pyarrow.ipc.open_stream(io.BytesIO(body)).read_all()
+    # Decimals (and so 128-bit integers) as floats, as relation.df() gives them; the rest
+    # converts straight from Arrow, which costs far less memory than going through DuckDB.
+    for position, field in enumerate(table.schema):
+        if pa.types.is_decimal(field.type):
+            column = table.column(position).cast(pa.float64(), safe=False)
+            table = table.set_column(position, field.name, column)
+    frame = table.to_pandas(date_as_object=False)
+    odd = [
+        position
+        for position, field in enumerate(table.schema)
+        if pa.types.is_interval(field.type) or isinstance(field.type, pa.ExtensionType)
+    ]
+    if odd:  # intervals, UUIDs and the like: DuckDB's own conversion, as relation.df()
+        con = duckdb.connect(":memory:", config={"threads": 1})
+        try:
+            converted = con.from_arrow(table.select(odd)).df()
+        finally:
+            con.close()
+        for place, position in enumerate(odd):
+            frame.isetitem(position, converted.iloc[:, place])
+    return readable_frame(frame, types)
+
+
+def check_text(sql: str) -> None:
+    """The statement check on a bare parser connection, before any worker is used."""
+    con = duckdb.connect(":memory:", config={"enable_external_access": False, "threads": 1})
     try:
         check_statement(con, sql)
-        return execute_capped(con, sql, limits)
     finally:
         con.close()
+
+
+def run_query(
+    warehouse: Path,
+    sql: str,
+    limits: SandboxLimits | None = None,
+    *,
+    keep_warm: bool = True,
+) -> SandboxResult:
+    """Run one read-only query on the warehouse within the limits; SandboxRefused if not.
+
+    The query runs in a worker process; ``keep_warm`` starts the next spare worker afterwards
+    (the command line, which runs one query, turns it off).
+    """
+    limits = limits or load_limits()
+    warehouse = Path(warehouse)
+    if not warehouse.is_file():
+        raise SandboxRefused(f"No warehouse at {warehouse}.", reason="no_warehouse")
+    check_text(sql)
+    started = time.monotonic()
+    worker = POOL.take()
+    try:
+        job = {"warehouse": str(warehouse), "sql": sql, "limits": asdict(limits)}
+        reply, body = run_in_worker(worker, job, limits)
+    finally:
+        if keep_warm:
+            POOL.refill()
+    peak = reply.get("peak_mb")
+    if "refused" in reply:
+        raise SandboxRefused(reply["refused"], reason=reply["reason"], peak_mb=peak)
+    frame = frame_from_ipc(body, reply["types"])
+    truncated = bool(reply["truncated"])
+    return SandboxResult(frame, truncated, limits.row_cap, time.monotonic() - started, peak)
 
 
 def describe_limits(limits: SandboxLimits) -> str:
     """The limits as a sentence for the console and the CLI's help."""
     return (
         f"Read-only; one SELECT, WITH, DESCRIBE, SHOW, EXPLAIN, SUMMARIZE or FROM statement; "
-        f"at most {limits.row_cap:,} rows; stopped after {limits.time_limit_seconds:g} s; "
-        f"memory limit {limits.memory_limit}."
+        f"at most {limits.row_cap:,} rows and {limits.result_limit} of results; stopped after "
+        f"{limits.time_limit_seconds:g} s; memory limit {limits.memory_limit} "
+        f"({limits.process_memory_limit} for the query's whole process)."
     )

@@ -7,7 +7,9 @@ and the loaders stay off the page path.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import logging
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+import duckdb
 import pandas as pd
 import streamlit as st
 
@@ -23,13 +26,27 @@ from oversight.charts import NEUTRAL
 from oversight.settings import Settings
 from oversight.warehouse import (
     REBUILD_ADVICE,
+    WarehouseBusy,
     WarehouseCorrupt,
     WarehouseMissing,
+    WarehouseOutdated,
+    check_schema,
     connect,
     version_key,
 )
 
 FIRST_RUN_TIMEOUT_S = 600
+logger = logging.getLogger(__name__)
+# What a public page says when the warehouse cannot be read: no paths, commands or DuckDB words
+# (those go to the server's log; internal mode shows more).
+PUBLIC_UNREADABLE = {
+    "outdated": "The data cannot be shown just now: the warehouse was built by an older version "
+    "of the dashboard and is waiting to be rebuilt. Please try again later.",
+    "busy": "The data cannot be shown just now: the warehouse is being updated. Please try "
+    "again in a few minutes.",
+    "error": "The data cannot be shown just now because the warehouse could not be read. "
+    "Please try again later.",
+}
 
 
 # Streamlit draws captions at 60% opacity, which can fall below WCAG 2.2 AA's 4.5:1 for text
@@ -94,12 +111,24 @@ def ensure_warehouse(settings: Settings) -> None:
         st.stop()
 
 
-@st.cache_data(show_spinner=False)
-def data_status(warehouse: str, key: object) -> dict[str, object]:
-    """Whether the data shown is synthetic, and its span; cached per published version."""
-    from pathlib import Path
+@functools.lru_cache(maxsize=4)
+def expected_schema(dictionary_path: str) -> dict[str, list[str]]:
+    """Every mart and its columns as config/dictionary.yaml describes them."""
+    from oversight.dictionary import load_dictionary
 
+    dictionary = load_dictionary(Path(dictionary_path))
+    return {m.name: [c.name for c in m.columns] for m in dictionary.marts}
+
+
+@st.cache_data(show_spinner=False)
+def data_status(warehouse: str, key: object, dictionary_path: str) -> dict[str, object]:
+    """Whether the data shown is synthetic, and its span; cached per published version.
+
+    First checks the warehouse has every mart and column of the data dictionary
+    (:class:`WarehouseOutdated` if not), so an older build is named, not met as a query error.
+    """
     with connect(Path(warehouse)) as con:
+        check_schema(con, Path(warehouse), expected_schema(dictionary_path))
         return queries.data_status(con)
 
 
@@ -109,10 +138,43 @@ def current_status(settings: Settings) -> dict[str, object] | None:
         key = version_key(settings.warehouse)
     except WarehouseMissing:
         return None
+    dictionary_path = str(settings.config_dir / "dictionary.yaml")
     try:
-        return data_status(str(settings.warehouse), key)
-    except WarehouseCorrupt as exc:
+        return data_status(str(settings.warehouse), key, dictionary_path)
+    except (WarehouseCorrupt, WarehouseBusy, WarehouseOutdated, duckdb.Error) as exc:
+        stop_unreadable(exc, settings)
+
+
+def stop_unreadable(exc: BaseException, settings: Settings) -> NoReturn:
+    """Stop the page with one plain sentence when the warehouse cannot be opened or read.
+
+    The details (paths, the lock holder, DuckDB's message) go to the server's log; internal
+    mode also shows the cause and what to run, a public page never does.
+    """
+    if isinstance(exc, WarehouseCorrupt):
+        logger.error("warehouse damaged: %s", exc)
         stop_corrupt(exc, settings)
+    if isinstance(exc, WarehouseBusy):
+        logger.warning("warehouse busy: %s", exc)
+        kind, detail = "busy", "Another process holds its write lock (see the server log)."
+    elif isinstance(exc, WarehouseOutdated):
+        logger.error("warehouse outdated: %s", exc)
+        kind = "outdated"
+        detail = (
+            "This warehouse was built by an older version; run `python -m pipelines rebuild`. "
+            f"Missing: {', '.join(exc.gaps[:10])}."
+        )
+    else:
+        logger.error("warehouse read failed", exc_info=exc)
+        kind, detail = "error", f"DuckDB said: {str(exc).strip().splitlines()[0]}"
+        if isinstance(exc, duckdb.BinderException | duckdb.CatalogException):
+            detail += " If the warehouse is older than this code, run "
+            detail += "`python -m pipelines rebuild`."
+    shown = PUBLIC_UNREADABLE[kind]
+    if settings.mode == "internal":
+        shown = f"{shown} {detail}"
+    st.error(f"**The data cannot be shown.** {shown}", icon=":material/error:")
+    st.stop()
 
 
 def stop_corrupt(exc: WarehouseCorrupt, settings: Settings) -> NoReturn:
@@ -312,8 +374,8 @@ def read(settings: Settings, fn: Callable[..., Any], *args: Any) -> Any:
     key = version_key(settings.warehouse)
     try:
         return _cached_read(str(settings.warehouse), key, fn.__module__, fn.__name__, tuple(args))
-    except WarehouseCorrupt as exc:
-        stop_corrupt(exc, settings)
+    except (WarehouseCorrupt, WarehouseBusy, duckdb.Error) as exc:
+        stop_unreadable(exc, settings)
 
 
 def require_warehouse(settings: Settings) -> None:

@@ -32,6 +32,25 @@ class WarehouseCorrupt(RuntimeError):
     """The warehouse file is there but DuckDB cannot read it (damaged bytes, not a database)."""
 
 
+class WarehouseBusy(RuntimeError):
+    """Another process holds the warehouse file's write lock, so it cannot be opened to read."""
+
+
+class WarehouseOutdated(RuntimeError):
+    """The warehouse lacks marts or columns the data dictionary describes: an older build.
+
+    ``gaps`` names each missing ``marts.<mart>`` or ``marts.<mart>.<column>``.
+    """
+
+    def __init__(self, path: Path, gaps: list[str]) -> None:
+        shown = ", ".join(gaps[:5]) + (f" and {len(gaps) - 5} more" if len(gaps) > 5 else "")
+        super().__init__(
+            f"The warehouse {path} was built by an older version of the pipeline: it has no "
+            f"{shown}. Run `python -m pipelines rebuild`."
+        )
+        self.gaps = gaps
+
+
 REBUILD_ADVICE = (
     "Rebuild it from the downloaded files with `python -m pipelines rebuild` (see README, "
     "Refreshing from the publishers)."
@@ -45,6 +64,45 @@ DAMAGE_MARKERS = (
     "failed to deserialize",
     "serialization error",
 )
+
+
+# What DuckDB says when another process holds the file's write lock.
+LOCK_MARKERS = ("could not set lock", "conflicting lock")
+
+
+def lock_conflict(exc: BaseException, path: Path) -> WarehouseBusy | None:
+    """A :class:`WarehouseBusy` if ``exc`` says another process holds the file's lock."""
+    text = str(exc).lower()
+    if not isinstance(exc, duckdb.Error) or not any(m in text for m in LOCK_MARKERS):
+        return None
+    return WarehouseBusy(f"The warehouse file {path} is locked by another process: {exc}")
+
+
+def schema_gaps(con: duckdb.DuckDBPyConnection, expected: dict[str, list[str]]) -> list[str]:
+    """The marts and columns of ``expected`` (mart -> columns) the warehouse does not have."""
+    rows = con.execute(
+        "select table_name, column_name from information_schema.columns "
+        "where table_schema = 'marts'"
+    ).fetchall()
+    held: dict[str, set[str]] = {}
+    for table, column in rows:
+        held.setdefault(table, set()).add(column)
+    gaps = []
+    for mart, columns in expected.items():
+        if mart not in held:
+            gaps.append(f"marts.{mart}")
+            continue
+        gaps.extend(f"marts.{mart}.{c}" for c in columns if c not in held[mart])
+    return gaps
+
+
+def check_schema(
+    con: duckdb.DuckDBPyConnection, path: Path, expected: dict[str, list[str]]
+) -> None:
+    """Raise :class:`WarehouseOutdated` when the warehouse lacks an expected mart or column."""
+    gaps = schema_gaps(con, expected)
+    if gaps:
+        raise WarehouseOutdated(path, gaps)
 
 
 def corruption(exc: BaseException, path: Path) -> WarehouseCorrupt | None:
@@ -82,17 +140,17 @@ def connect(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection to the warehouse, closed on exit.
 
     Raises :class:`WarehouseCorrupt` (with advice) when DuckDB finds the file damaged, on
-    opening or in a query.
+    opening or in a query, and :class:`WarehouseBusy` when another process holds its lock.
     """
     if not path.exists():
         raise WarehouseMissing(f"No warehouse at {path}")
     try:
         con = duckdb.connect(str(path), read_only=True, config=READ_CONFIG)
     except duckdb.Error as exc:
-        damaged = corruption(exc, path)
-        if damaged is None:
+        named = corruption(exc, path) or lock_conflict(exc, path)
+        if named is None:
             raise
-        raise damaged from exc
+        raise named from exc
     try:
         yield con
     except duckdb.Error as exc:

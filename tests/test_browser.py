@@ -1,6 +1,6 @@
 """The app in a real browser: every page in both modes, screenshots and axe-core checks.
 
-Starts the app as the README says (``streamlit run app.py``) on a copy of the synthetic sample
+Starts the app as the README says (``streamlit run serve.py``) on a copy of the synthetic sample
 warehouse, drives Debian's Chromium headless through playwright, waits for each page to finish
 drawing, saves a screenshot (``OVERSIGHT_SCREENSHOTS`` folder, or a temporary one), and runs
 axe-core (shipped in axe-playwright-python) on every public page against WCAG 2.2 A/AA.

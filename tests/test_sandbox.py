@@ -8,6 +8,7 @@ locked-down connection itself; a runaway query is stopped; ``python -m oversight
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -306,3 +307,127 @@ def test_cli_missing_warehouse_exits_1(tmp_path: Path) -> None:
     run = cli("sql", "select 1", "--warehouse", str(tmp_path / "none.duckdb"))
     assert run.returncode == 1
     assert "No warehouse" in run.stderr
+
+
+# --- the limits hold for the whole of a query's life ------------------------------------------
+
+WIDE_RESULT = "select repeat('x', 10000) as s from range(100000)"  # 10,000 rows cut: 100 MB
+HOSTILE = {
+    "megabyte_strings": "select repeat('A', 1000000) as x from range(2000)",
+    "hundred_million_list": "select range(0, 100000000) as l",
+}
+BOUNDED = SandboxLimits(
+    row_cap=10_000,
+    time_limit_seconds=4,
+    memory_limit="256MB",
+    threads=2,
+    result_limit="8MB",
+    process_memory_limit="768MB",
+)
+# What a worker holds before its query (Python, DuckDB, pyarrow and the open warehouse, about
+# 110-160 MB), on top of which RLIMIT_AS lets it grow by process_memory_limit.
+WORKER_BASE_MB = 200
+
+
+class PeakSampler:
+    """The highest resident memory of this process and of its children, sampled every 20 ms."""
+
+    def __init__(self) -> None:
+        import threading
+
+        import psutil
+
+        self.me = psutil.Process()
+        self.start_mb = self.me.memory_info().rss / 2**20
+        self.own_mb = self.start_mb
+        self.child_mb = 0.0
+        self.running = True
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+
+    def sample(self) -> None:
+        import psutil
+
+        while self.running:
+            self.own_mb = max(self.own_mb, self.me.memory_info().rss / 2**20)
+            for child in self.me.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    self.child_mb = max(self.child_mb, child.memory_info().rss / 2**20)
+            time.sleep(0.02)
+
+    def __enter__(self) -> PeakSampler:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.running = False
+        self.thread.join()
+
+
+def test_a_wide_result_is_stopped_at_the_result_limit(warehouse: Path) -> None:
+    """10,000 rows of 10 kB would be 100 MB back in the app: stopped with a sentence instead."""
+    with PeakSampler() as peak, pytest.raises(SandboxRefused) as stopped:
+        run_query(warehouse, WIDE_RESULT, BOUNDED)
+    assert stopped.value.reason == "result_limit"
+    assert "the result would exceed 8MB" in stopped.value.message
+    assert peak.own_mb - peak.start_mb < 100  # the rows never reached this process
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_a_hostile_result_stays_within_memory_and_time(warehouse: Path, name: str) -> None:
+    """Gigabytes to materialise: stopped in the worker, within its memory cap and the time."""
+    started = time.monotonic()
+    with PeakSampler() as peak, pytest.raises(SandboxRefused) as stopped:
+        run_query(warehouse, HOSTILE[name], BOUNDED)
+    elapsed = time.monotonic() - started
+    assert stopped.value.reason in {"memory_limit", "result_limit", "time_limit"}
+    assert "stopped" in stopped.value.message
+    assert elapsed < BOUNDED.time_limit_seconds + 1
+    cap_mb = BOUNDED.process_bytes / 2**20 + WORKER_BASE_MB
+    assert stopped.value.peak_mb is not None
+    assert stopped.value.peak_mb < cap_mb
+    assert peak.child_mb < cap_mb
+    assert peak.own_mb - peak.start_mb < 100  # the app's own process did not grow
+
+
+def test_the_time_limit_holds_to_within_a_second(warehouse: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(SandboxRefused, match="stopped after 2 s") as stopped:
+        run_query(warehouse, CROSS_JOIN, FAST)
+    elapsed = time.monotonic() - started
+    assert stopped.value.reason == "time_limit"
+    assert FAST.time_limit_seconds <= elapsed < FAST.time_limit_seconds + 1
+    assert offences_total(warehouse) == sum(i % 7 for i in range(50))
+
+
+def test_a_result_under_the_limits_comes_back_whole(warehouse: Path) -> None:
+    """Just under the result limit (10,000 rows of 500 bytes, 5 MB): every row arrives."""
+    result = run_query(warehouse, "select repeat('y', 500) as s from range(10000)", BOUNDED)
+    assert len(result.frame) == 10_000
+    assert not result.truncated
+    assert set(result.frame["s"].str.len()) == {500}
+    assert result.peak_mb is not None
+    assert result.peak_mb < BOUNDED.process_bytes / 2**20 + WORKER_BASE_MB
+
+
+def test_a_spare_worker_is_kept_only_when_asked(warehouse: Path) -> None:
+    sandbox.POOL.close()
+    run_query(warehouse, "select 1 as one", FAST, keep_warm=False)
+    assert sandbox.POOL._spare is None
+    run_query(warehouse, "select 1 as one", FAST)
+    spare = sandbox.POOL._spare
+    assert spare is not None
+    assert spare.poll() is None  # started and waiting for the next query
+    result = run_query(warehouse, "select 2 as two", FAST)
+    assert result.frame["two"].tolist() == [2]
+    assert spare.wait(timeout=10) == 0  # it ran that query and exited
+    assert sandbox.POOL._spare is not spare
+
+
+def test_limits_in_config_are_checked_against_each_other(tmp_path: Path) -> None:
+    bad = tmp_path / "sandbox.yaml"
+    bad.write_text("result_limit: 2GB\nprocess_memory_limit: 1GB\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="result_limit must be smaller"):
+        sandbox.load_limits(bad)
+    bad.write_text("process_memory_limit: plenty\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="process_memory_limit"):
+        sandbox.load_limits(bad)

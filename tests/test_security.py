@@ -408,6 +408,54 @@ def test_server_refuses_traversal_uploads_and_foreign_websockets(public_server: 
     assert own == 101
 
 
+# Streamlit's /_stcore/metrics lists cache function names (oversight.ui._cached_read, ...),
+# session and memory figures; serve.py hides it (config/server.yaml, oversight/server.py).
+METRICS_SPELLINGS = ["/_stcore/metrics", "/_stcore/metrics/", "/_stcore/METRICS",
+                     "//_stcore//metrics", "/_stcore/metrics?families=cache_memory_bytes"]
+
+
+@pytest.mark.slow
+def test_public_server_hides_metrics_and_keeps_health(public_server: str) -> None:
+    for path in METRICS_SPELLINGS:
+        for method in ("GET", "HEAD", "OPTIONS"):
+            status, body = raw_request(public_server, method, path)
+            assert status == 404, (method, path, status)
+            assert b"session" not in body, (method, path)
+            assert b"cache" not in body, (method, path)
+    status, body = raw_request(public_server, "GET", "/_stcore/health")
+    assert (status, body) == (200, b"ok")
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_metrics_stay_hidden_once_pages_have_filled_the_caches(public_server: str, browser):
+    page = open_page(browser, f"{public_server}/crime")
+    try:
+        heading, _, _ = page_facts(page)
+    finally:
+        page.close()
+    assert heading.strip()  # the page drew through serve.py, so its caches hold entries
+    status, body = raw_request(public_server, "GET", "/_stcore/metrics")
+    assert status == 404
+    assert b"_cached_read" not in body
+    assert b"oversight" not in body
+
+
+def test_hidden_paths_come_from_config(tmp_path: Path) -> None:
+    from oversight.server import is_hidden, load_hidden_paths
+
+    hidden = load_hidden_paths()
+    assert hidden == ("_stcore/metrics",)
+    assert is_hidden("/_stcore/metrics", hidden)
+    assert is_hidden("/oversight/_stcore/Metrics/", hidden)  # under a base URL path
+    assert not is_hidden("/_stcore/health", hidden)
+    assert not is_hidden("/_stcore/metricsx", hidden)
+    bad = tmp_path / "server.yaml"
+    bad.write_text("hidden_path: [x]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="hidden_paths"):
+        load_hidden_paths(bad)
+
+
 @pytest.mark.slow
 @needs_chromium
 def test_internal_server_on_every_interface_refuses_without_authorisation(
