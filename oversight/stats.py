@@ -1042,7 +1042,7 @@ def estimate_ratio_dispersion(
     return RatioDispersion(max(raw, 1.0), raw, int(group.size), df, DISPERSION_METHOD)
 
 
-def overdispersed_rate_ratio(
+def quasi_poisson_rate_ratio(
     count_a: int,
     exposure_a: float,
     count_b: int,

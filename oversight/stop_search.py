@@ -516,7 +516,7 @@ def disproportionality(
             exact = stats.disproportionality_ratio(count, pop, ref_count, ref_pop, level)
             phi = dispersion.phi if dispersion else 1.0
             df = dispersion.df if dispersion and dispersion.estimated else None
-            wide = stats.overdispersed_rate_ratio(count, pop, ref_count, ref_pop, phi, level, df)
+            wide = stats.quasi_poisson_rate_ratio(count, pop, ref_count, ref_pop, phi, level, df)
             lowest, highest = unstated_bounds(count, pop, ref_count, ref_pop, not_stated)
             row.update(
                 ratio=wide.ratio,

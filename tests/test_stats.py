@@ -18,7 +18,7 @@ from oversight.stats import (
     fytd_vs_last_year,
     is_material,
     overdispersed_funnel,
-    overdispersed_rate_ratio,
+    quasi_poisson_rate_ratio,
     percent_change_allowed,
     poisson_rate_ratio,
     rolling_12_vs_previous_12,
@@ -437,7 +437,7 @@ def simulate_coverage(phi: float, reps: int = 300) -> tuple[float, float, float,
         dispersion = estimate_ratio_dispersion(a, b, POP_A, POP_B)
         phis.append(dispersion.raw_phi)
         count_a, count_b = int(a[-12:].sum()), int(b[-12:].sum())
-        quasi = overdispersed_rate_ratio(
+        quasi = quasi_poisson_rate_ratio(
             count_a, POP_A, count_b, POP_B, dispersion.phi, df=dispersion.df
         )
         exact = poisson_rate_ratio(count_a, POP_A, count_b, POP_B)
@@ -495,8 +495,8 @@ def test_too_few_months_fall_back_to_poisson_and_say_so():
 
 def test_phi_of_one_is_the_exact_interval():
     exact = poisson_rate_ratio(120, 100_000, 400, 1_000_000)
-    assert overdispersed_rate_ratio(120, 100_000, 400, 1_000_000, 1.0) == exact
-    wide = overdispersed_rate_ratio(120, 100_000, 400, 1_000_000, 4.0)
+    assert quasi_poisson_rate_ratio(120, 100_000, 400, 1_000_000, 1.0) == exact
+    wide = quasi_poisson_rate_ratio(120, 100_000, 400, 1_000_000, 4.0)
     assert wide.ratio == exact.ratio
     # On the log scale the interval is twice as wide (sqrt(4)).
     assert math.log(wide.upper / wide.lower) == pytest.approx(
@@ -504,4 +504,4 @@ def test_phi_of_one_is_the_exact_interval():
     )
     assert wide.p_value > exact.p_value
     with pytest.raises(ValueError, match="phi"):
-        overdispersed_rate_ratio(120, 100_000, 400, 1_000_000, 0.5)
+        quasi_poisson_rate_ratio(120, 100_000, 400, 1_000_000, 0.5)
