@@ -59,7 +59,7 @@ COLUMNS = (
     "significant", "material", "small_count", "status", "reason", "sentence", "rate_per_1000",
     "population", "population_year", "baseline_value", "target_value", "target_status",
     "spc_signal", "funnel_z", "funnel_outside", "assumed_base", "design_effect", "proxy",
-    "source_mart", "vintage", "as_at", "config_hash", "dispersion", "tau2",
+    "source_mart", "vintage", "as_at", "config_hash", "dispersion", "phi", "tau2",
     "spc_centre", "spc_lower", "spc_upper", "seasonal_factor", "relative_change",
     "relative_lower", "relative_upper", "relative_p_value", "funnel_note",
 )  # fmt: skip
@@ -635,7 +635,7 @@ def count_row(
     estimated = noise.tau2.get(window) if noise is not None else None
     phi, tau2 = (1.0, ctx.stats_cfg.fallback_tau2) if estimated is None else estimated
     rr = stats.overdispersed_rate_ratio(value, comparison_total, k, tau2, 1 - level, phi)
-    row["tau2"] = tau2
+    row["tau2"], row["phi"] = tau2, phi
     row["dispersion"] = stats.comparison_dispersion(value, comparison_total, k, tau2, phi)
     if london is not None and geo != LONDON:
         _add_relative(row, window, current, comparisons, value, comparison_total, london,
@@ -1050,7 +1050,8 @@ def measure_rows(
 ) -> list[dict[str, Any]]:
     """Every window for every geography of one measure (``frame`` None: nothing loaded)."""
     boroughs = sorted(code for code in ctx.names if code != LONDON)
-    geos = _geographies(measure, [], boroughs)
+    every_geo = _geographies(measure, [], boroughs)
+    geos = every_geo
     if geographies is not None:
         geos = [g for g in geos if g in geographies]
     headline = ctx.stats_cfg.headline_window
@@ -1086,12 +1087,12 @@ def measure_rows(
     annual = measure.source.mart == "use_of_force_tactics"
     counted = measure.unit != "proportion" and not annual
     if counted:
-        for geo in geos:
+        for geo in every_geo:
             if geo != LONDON and geo in by_geo:
                 for k in london_keys:
                     by_geo[geo].setdefault(k, 0.0)  # a borough with no offences in a month
-    noise = (
-        estimate_noise(by_geo, geos, end, [k for k, _ in _break_keys(measure, ctx.breaks)],
+    noise = (  # estimated on every area, whichever areas are asked for
+        estimate_noise(by_geo, every_geo, end, [k for k, _ in _break_keys(measure, ctx.breaks)],
                        windows, ctx.stats_cfg)  # fmt: skip
         if counted
         else {}

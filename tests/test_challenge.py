@@ -32,7 +32,7 @@ WESTMINSTER, CAMDEN = "E09000033", "E09000007"
 def row(measure_id: str, geo: str = WESTMINSTER, window: str = "r12", **values) -> dict:
     """One measure_values row with the plan's labels and neutral defaults."""
     measure, priority = SETTING.by_id[measure_id]
-    names = {measures.LONDON: measures.LONDON_NAME, WESTMINSTER: "Westminster"}
+    names = {measures.LONDON: measures.LONDON_NAME, WESTMINSTER: "Westminster", CAMDEN: "Camden"}
     base = dict.fromkeys(measures.COLUMNS)
     base.update(
         plan_id=PLAN_ID,
@@ -62,7 +62,7 @@ def frame(*rows: dict) -> pd.DataFrame:
     return pd.DataFrame(list(rows), columns=list(measures.COLUMNS))
 
 
-def robbery_rise(geo: str = WESTMINSTER, **overrides) -> dict:
+def robbery_rise(geo: str = measures.LONDON, **overrides) -> dict:
     values = dict(
         value=3512.0, lower=3397.0, upper=3629.0, comparison_value=3080.0, change=0.14,
         change_lower=0.08, change_upper=0.20, p_value=0.0001, significant=True, material=True,
@@ -84,8 +84,8 @@ def test_a_significant_material_rise_in_robbery_raises_a_point_quoting_its_figur
     assert [p.rule for p in points] == ["deterioration"]
     point = points[0]
     assert point.question == (
-        "What explains the rise in robbery in Westminster to 3,512 offences in the 12 months to "
-        "March 2023, 14.0% above the 12 months before (95% CI +8.0% to +20.0%), and what is the "
+        "What explains the rise in robbery in London (MPS area) to 3,512 offences in the 12 "
+        "months to March 2023, 14.0% above the 12 months before (95% CI +8.0% to +20.0%), and what is the "
         "MPS doing about it?"
     )
     assert "3,512 offences (95% CI 3,397 to 3,629)" in point.evidence
@@ -136,24 +136,22 @@ def test_rows_across_a_series_break_never_raise_a_point_over_time() -> None:
 
 
 def test_one_point_per_measure_and_area_names_the_other_windows() -> None:
-    points = raised(frame(robbery_rise(window="fytd"), robbery_rise(), robbery_rise(window="fy")))
+    points = raised(frame(robbery_rise(window="quarter"), robbery_rise()))
     assert len(points) == 1
     assert points[0].window == "r12"
-    assert (
-        "Also deteriorating over the last financial year and the financial year to date."
-        in points[0].evidence
-    )
+    assert "Also deteriorating over the latest 3 months." in points[0].evidence
 
 
 def test_a_window_that_is_not_material_gives_way_to_one_that_is() -> None:
-    (point,) = raised(frame(robbery_rise(material=False), robbery_rise(window="fytd")))
-    assert point.window == "fytd"
-    assert "in the financial year to March 2023" in point.question
+    (point,) = raised(frame(robbery_rise(material=False), robbery_rise(window="quarter")))
+    assert point.window == "quarter"
+    assert "in the 3 months to March 2023" in point.question
 
 
 def test_a_fall_in_trust_quotes_points_and_the_assumed_base() -> None:
     fall = row(
-        "trust_mps", value=0.64, comparison_value=0.72, change=-0.08, change_lower=-0.158,
+        "trust_mps", measures.LONDON, value=0.64, comparison_value=0.72, change=-0.08,
+        change_lower=-0.158,
         change_upper=-0.001, p_value=0.048, significant=True, material=True,
         status="deteriorating", assumed_base=400, design_effect=1.5, lower=0.58, upper=0.70,
         source_mart="pas_borough",
@@ -170,8 +168,9 @@ def test_a_fall_in_trust_quotes_points_and_the_assumed_base() -> None:
 
 def spc_row(**overrides) -> dict:
     values = dict(
-        value=181.0, comparison_value=167.6, lower=127.0, upper=209.0, change=0.08,
-        spc_signal="run", significant=True, material=True, small_count=False,
+        value=181.0, comparison_value=167.6, lower=155.0, upper=209.0, change=0.08,
+        spc_centre=167.6, spc_lower=127.0, spc_upper=209.0, seasonal_factor=1.0,
+        spc_signal="run", significant=True, material=True, small_count=False, p_value=0.0156,
         status="deteriorating", comparison_start=date(2022, 4, 1),
     )  # fmt: skip
     values.update(overrides)
@@ -303,8 +302,19 @@ def test_gaps_that_did_not_widen_materially_are_not_raised(now: float, before: f
 # --- ranking, cap and ids ------------------------------------------------------------------------
 
 
+def divergence(geo: str = WESTMINSTER, **overrides) -> dict:
+    """A borough whose robbery rose 14% while London's did not move."""
+    values = dict(
+        relative_change=0.14, relative_lower=0.08, relative_upper=0.20, relative_p_value=0.0001
+    )
+    values.update(overrides)
+    return robbery_rise(geo, **values)
+
+
 def many_rises(count: int) -> pd.DataFrame:
-    return frame(*(robbery_rise(f"E09{i:06d}", change_lower=0.05 + i / 100) for i in range(count)))
+    return frame(
+        *(divergence(f"E09{i:06d}", relative_change=0.10 + i / 100) for i in range(count))
+    )
 
 
 def test_points_are_ranked_and_the_meeting_cap_is_respected() -> None:
@@ -321,20 +331,24 @@ def test_points_are_ranked_and_the_meeting_cap_is_respected() -> None:
 
 
 def test_london_outranks_a_borough_for_the_same_change() -> None:
-    points = challenge.rank_points(raised(frame(robbery_rise(), robbery_rise(measures.LONDON))))
+    points = challenge.rank_points(raised(frame(divergence(), robbery_rise(measures.LONDON))))
     assert [p.geography_code for p in points] == [measures.LONDON, WESTMINSTER]
+    assert [p.rule for p in points] == ["deterioration", "borough_divergence"]
 
 
 def test_the_meeting_takes_one_point_per_measure_and_area() -> None:
-    fall = row(
-        "trust_mps", value=0.60, comparison_value=0.74, change=-0.14, change_lower=-0.22,
-        change_upper=-0.06, p_value=0.0001, significant=True, material=True,
-        status="deteriorating", source_mart="pas_borough",
-    )  # fmt: skip
-    london = row("trust_mps", measures.LONDON, value=0.75, comparison_value=0.75,
-                 source_mart="pas_borough")  # fmt: skip
-    points = challenge.rank_points(raised(frame(fall, london)))
-    assert sorted(p.rule for p in points) == ["deterioration", "widening_gap"]
+    rise = divergence()
+    outlier = row("robbery", WESTMINSTER, window="r12", value=3512.0, population=250000,
+                  rate_per_1000=14.0, funnel_z=4.5, funnel_outside=True, population_year=2022)
+    others = [
+        row("robbery", f"E0900000{i}", value=1000.0, population=250000, rate_per_1000=4.0,
+            funnel_z=0.1, funnel_outside=False, population_year=2022)
+        for i in range(1, 7)
+    ]  # fmt: skip
+    rise.update({k: outlier[k] for k in ("population", "rate_per_1000", "funnel_z",
+                                         "funnel_outside", "population_year")})
+    points = challenge.rank_points(raised(frame(rise, *others)))
+    assert sorted(p.rule for p in points) == ["borough_divergence", "funnel_outlier"]
     top, rest = challenge.for_meeting(points)
     assert len(top) == 1
     assert len(rest) == 1
@@ -347,7 +361,7 @@ def test_point_ids_are_stable_and_change_with_the_period() -> None:
     assert len(set(first)) == 3
     later = raised(frame(robbery_rise(period_end=date(2023, 4, 1))))[0].point_id
     assert later != raised(frame(robbery_rise()))[0].point_id
-    assert challenge.point_id("deterioration", "robbery", WESTMINSTER, END) == (
+    assert challenge.point_id("deterioration", "robbery", measures.LONDON, END) == (
         raised(frame(robbery_rise()))[0].point_id
     )
 
@@ -537,16 +551,38 @@ def test_the_page_lists_the_points_and_records_a_dismissal(
     assert f"**{top[0].measure_label}, {top[0].geography_name}**: {top[0].finding}" in texts
 
 
-def test_borough_deteriorations_must_survive_false_discovery_control() -> None:
-    # 60 borough comparisons in the window: one very strong, one only just under p = 0.05.
+def test_points_must_survive_false_discovery_control_across_the_run() -> None:
+    # 58 borough comparisons besides two raised: one very strong, one only just under 0.05.
     quiet = [
-        row("robbery", f"E09{i:06d}", value=1000.0, p_value=0.6, status="no significant change",
-            significant=False, material=False, change=0.01)
+        row("robbery", f"E09{i:06d}", value=1000.0, relative_p_value=0.6, relative_change=0.01,
+            status="no significant change", change=0.01)
         for i in range(100, 158)
     ]  # fmt: skip
-    strong = robbery_rise(WESTMINSTER, p_value=0.0001)
-    weak = robbery_rise("E09000007", p_value=0.04)
+    strong = divergence(WESTMINSTER, relative_p_value=0.0001)
+    weak = divergence(CAMDEN, relative_p_value=0.04)
     points = raised(frame(strong, weak, *quiet))
-    kept = {p.geography_code for p in points if p.rule == "deterioration"}
+    kept = {p.geography_code for p in points if p.rule == "borough_divergence"}
     assert kept == {WESTMINSTER}
-    assert "Benjamini–Hochberg" in next(p for p in points if p.rule == "deterioration").evidence
+    assert "Benjamini–Hochberg" in points[0].evidence
+    # Alone, the weaker one would have been raised: it is the family that holds it back.
+    assert {p.geography_code for p in raised(frame(weak))} == {CAMDEN}
+
+
+def test_a_london_wide_rise_is_one_london_point_naming_the_boroughs() -> None:
+    london = robbery_rise(measures.LONDON)
+    followers = [
+        robbery_rise(f"E0900000{i}", change=0.10 + i / 100, relative_change=0.0,
+                     relative_lower=-0.05, relative_upper=0.05, relative_p_value=0.9)
+        for i in range(1, 8)
+    ]  # fmt: skip
+    points = raised(frame(london, *followers))
+    assert [(p.rule, p.geography_code) for p in points] == [("deterioration", measures.LONDON)]
+    assert "7 of 7 boroughs moved the same way" in points[0].finding
+    assert "most: Camden +17%, E09000006 +16%" in points[0].finding
+
+
+def test_a_borough_that_rose_with_london_is_not_a_borough_point() -> None:
+    # Its own rise is significant, but it moved as London did: not a finding about it.
+    same = robbery_rise(WESTMINSTER, relative_change=0.01, relative_lower=-0.04,
+                        relative_upper=0.06, relative_p_value=0.7)  # fmt: skip
+    assert raised(frame(same)) == []

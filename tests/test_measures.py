@@ -54,8 +54,10 @@ def london_row(rows: list[dict], window: str) -> dict:
 
 def test_a_real_material_rise_in_a_lower_is_better_count_is_deteriorating() -> None:
     robbery = dataclasses.replace(BY_ID["robbery"], geographies=("london",))
-    rows = measures.measure_rows(robbery, monthly([1000] * 12 + [1200] * 12), context())
+    # four steady years, then a 20% rise: against the series' own (quiet) history
+    rows = measures.measure_rows(robbery, monthly([1000] * 48 + [1200] * 12), context())
     row = london_row(rows, "r12")
+    assert row["tau2"] == 0.0
     assert row["value"] == 14400
     assert row["comparison_value"] == 12000
     assert row["change"] == pytest.approx(0.2)
@@ -68,7 +70,7 @@ def test_a_real_material_rise_in_a_lower_is_better_count_is_deteriorating() -> N
 def test_significant_but_immaterial_change_is_not_called_a_deterioration() -> None:
     # 1% more on London-sized counts is significant but below the 5% tolerance.
     robbery = dataclasses.replace(BY_ID["robbery"], geographies=("london",))
-    rows = measures.measure_rows(robbery, monthly([50000] * 12 + [50500] * 12), context())
+    rows = measures.measure_rows(robbery, monthly([50000] * 48 + [50500] * 12), context())
     row = london_row(rows, "r12")
     assert row["significant"] is True
     assert row["material"] is False
@@ -116,9 +118,11 @@ def test_month_window_uses_xmr_limits_from_months_since_the_break() -> None:
         robbery, monthly(before + after, "2023-01-01"), context(breaks=(brk,))
     )
     row = london_row(rows, "month")
-    limits = stats.xmr_limits(after)
-    assert row["comparison_value"] == pytest.approx(limits.centre)
-    assert row["upper"] == pytest.approx(limits.upper)
+    limits = stats.xmr_limits(after)  # the 13 months since the break are the baseline
+    assert row["spc_centre"] == pytest.approx(limits.centre)
+    assert row["spc_upper"] == pytest.approx(limits.upper)
+    # the XmR limits are not the count's confidence interval
+    assert row["upper"] == pytest.approx(measures._poisson_ci(1600.0, 0.95)[1])
     assert row["comparison_start"] == date(2024, 1, 1)
     assert "beyond_limit" in row["spc_signal"]
     assert row["status"] == "deteriorating"
@@ -169,8 +173,10 @@ def test_r12_vs_three_year_average_tests_against_the_pooled_years() -> None:
     )
     row = london_row(rows, "r12_3yr")
     assert row["comparison_value"] == pytest.approx(12 * 110)
-    expected = stats.poisson_rate_ratio(1800, 1, 12 * 330, 3)
+    expected = stats.overdispersed_rate_ratio(1800, 12 * 330, 3, row["tau2"], 0.95, row["phi"])
     assert row["p_value"] == pytest.approx(expected.p_value)
+    # too short a history to estimate tau² for this window: the configured fallback
+    assert row["tau2"] == measures.load_statistics().fallback_tau2
 
 
 def test_pas_change_uses_assumed_bases_and_non_overlapping_years() -> None:

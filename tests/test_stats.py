@@ -18,9 +18,9 @@ from oversight.stats import (
     fytd_vs_last_year,
     is_material,
     overdispersed_funnel,
-    quasi_poisson_rate_ratio,
     percent_change_allowed,
     poisson_rate_ratio,
+    quasi_poisson_rate_ratio,
     rolling_12_vs_previous_12,
     spc_signals,
     two_proportion_test,
@@ -200,15 +200,15 @@ def test_run_of_seven_and_near_miss():
     assert flags(on_centre_breaks, "run") == []
 
 
-def test_trend_of_six_and_near_miss():
-    rising = [-1.5, -1, -0.5, 0, 0.5, 1, 0.2]
-    assert flags(rising, "trend") == list(range(6))
-    falling = [2, 1.5, 1, 0.5, 0, -0.5]
+def test_trend_of_seven_and_near_miss():
+    rising = [-1.5, -1, -0.5, 0, 0.5, 1, 1.5, 0.2]
+    assert flags(rising, "trend") == list(range(7))
+    falling = [2, 1.5, 1, 0.5, 0, -0.5, -1]
     table = spc_signals(falling, 0.0, -3.0, 3.0)
     assert table["trend"].all()
     assert table["direction"].iloc[0] == -1
-    assert flags([-1.5, -1, -0.5, 0, 0.5, 0.2], "trend") == []
-    assert flags([-1.5, -1, -0.5, -0.5, 0.5, 1], "trend") == []
+    assert flags([-1.5, -1, -0.5, 0, 0.5, 1, 0.2], "trend") == []  # six: not a trend
+    assert flags([-1.5, -1, -0.5, -0.5, 0.5, 1, 1.5], "trend") == []
 
 
 def test_two_of_three_in_outer_third_and_near_misses():
