@@ -1492,7 +1492,18 @@ def read_challenge(
     warehouse.
     """
     values = plan_values(con, plan_id, as_at)
-    return raise_points(con, plan_id, as_at=as_at, today=today, values=values), values
+    return raise_points(con, plan_id, as_at=as_at, values=values), values
+
+
+def read_data_operations(
+    con: duckdb.DuckDBPyConnection,
+    plan_id: str,
+    as_at: date | None,
+    today: date,
+    quarantined: tuple[str, ...] = (),
+) -> list[ChallengePoint]:
+    """The data team's questions (for ``ui.read``; ``quarantined`` as in read_challenge)."""
+    return data_operations(con, plan_id, as_at=as_at, today=today)
 
 
 def quarantined_files(folder: Path) -> tuple[str, ...]:
@@ -1517,15 +1528,17 @@ def render(
     *,
     title: str = "Challenge points",
     rules: Rules | None = None,
+    operations: Sequence[ChallengePoint] = (),
 ) -> str:
-    """The points as Markdown (meeting list then the rest) or JSON."""
+    """The points as Markdown (meeting list, the rest, then data operations) or JSON."""
     if fmt == "json":
         return json.dumps(
-            {"meeting": [p.to_dict() for p in top], "rest": [p.to_dict() for p in rest]},
+            {"meeting": [p.to_dict() for p in top], "rest": [p.to_dict() for p in rest],
+             "data_operations": [p.to_dict() for p in operations]},
             indent=2,
             default=str,
             ensure_ascii=False,
-        )
+        )  # fmt: skip
     labels = (rules or load_rules()).labels
     lines = [f"# {title}", "", f"## For the next meeting ({len(top)})", ""]
     if not top:
@@ -1551,6 +1564,11 @@ def render(
                 f"- **{point.measure_label}, {point.geography_name}** ({point.severity}, "
                 f"{labels[point.rule].lower()}): {point.finding}"
             )
+        lines.append("")
+    if operations:
+        lines += [f"## For the data team, not the MPS ({len(operations)})", ""]
+        lines += [f"- **{p.measure_label}** ({labels[p.rule].lower()}): {p.finding}"
+                  for p in operations]  # fmt: skip
         lines.append("")
     return "\n".join(lines)
 
@@ -1760,7 +1778,8 @@ def run_cli(args: Any, settings: Any) -> str:
             f"No warehouse at {settings.warehouse}: load files with `python -m pipelines load`."
         )
     with connect(settings.warehouse) as con:
-        points = raise_points(
+        points = raise_points(con, plan_id, as_at=as_at, root=settings.root)
+        operations = data_operations(
             con, plan_id, as_at=as_at, today=settings.today, root=settings.root,
             quarantine_dir=settings.quarantine_dir,
         )  # fmt: skip
@@ -1768,4 +1787,4 @@ def run_cli(args: Any, settings: Any) -> str:
     rules = load_rules(settings.root)
     top, rest = for_meeting(points, args.cap, rules)
     title = f"Challenge points: {plan.title}, as at {as_at:%B %Y}"
-    return render(top, rest, args.format, title=title, rules=rules) + "\n"
+    return render(top, rest, args.format, title=title, rules=rules, operations=operations) + "\n"

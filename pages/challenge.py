@@ -264,3 +264,15 @@ if dismissed:
 ui.download_buttons(
     challenge.points_frame([*top, *rest]), f"challenge-points-{plan_id}", "challenge_points"
 )
+
+operations = ui.read(
+    settings, challenge.read_data_operations, plan_id, as_at, settings.today, quarantined
+)
+st.header(f"For the data team, not the MPS ({len(operations)})")
+st.caption(
+    "Feeds late at the as-at date against their publication lag, and files refused at load: "
+    "questions for MOPAC's own data team, never points for the meeting."
+)
+for point in operations:
+    label = rules.labels[point.rule].lower()
+    st.markdown(f"- **{point.measure_label}** ({label}): {point.finding}")

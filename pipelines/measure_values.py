@@ -34,6 +34,10 @@ TYPES = {
     "spc_signal": "varchar", "funnel_z": "double", "funnel_outside": "boolean",
     "assumed_base": "integer", "design_effect": "double", "proxy": "boolean",
     "source_mart": "varchar", "vintage": "varchar", "as_at": "date", "config_hash": "varchar",
+    "dispersion": "double", "phi": "double", "tau2": "double", "spc_centre": "double",
+    "spc_lower": "double", "spc_upper": "double", "seasonal_factor": "double",
+    "relative_change": "double", "relative_lower": "double", "relative_upper": "double",
+    "relative_p_value": "double", "funnel_note": "varchar",
 }  # fmt: skip
 
 
