@@ -32,7 +32,9 @@ WESTMINSTER, CAMDEN = "E09000033", "E09000007"
 def row(measure_id: str, geo: str = WESTMINSTER, window: str = "r12", **values) -> dict:
     """One measure_values row with the plan's labels and neutral defaults."""
     measure, priority = SETTING.by_id[measure_id]
-    names = {measures.LONDON: measures.LONDON_NAME, WESTMINSTER: "Westminster", CAMDEN: "Camden"}
+    names = {
+        measures.LONDON: measures.LONDON_NAME, WESTMINSTER: "Westminster", CAMDEN: "Camden"
+    }
     base = dict.fromkeys(measures.COLUMNS)
     base.update(
         plan_id=PLAN_ID,
@@ -85,8 +87,8 @@ def test_a_significant_material_rise_in_robbery_raises_a_point_quoting_its_figur
     point = points[0]
     assert point.question == (
         "What explains the rise in robbery in London (MPS area) to 3,512 offences in the 12 "
-        "months to March 2023, 14.0% above the 12 months before (95% CI +8.0% to +20.0%), and what is the "
-        "MPS doing about it?"
+        "months to March 2023, 14.0% above the 12 months before (95% CI +8.0% to +20.0%), and "
+        "what is the MPS doing about it?"
     )
     assert "3,512 offences (95% CI 3,397 to 3,629)" in point.evidence
     assert "against 3,080 offences" in point.evidence
