@@ -22,7 +22,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from oversight import stats
+from oversight import measures, stats
 from oversight.plan import Break, Period
 
 LONDON = "MPS"
@@ -490,6 +490,7 @@ class Xmr:
     since: date
     limits: stats.XmrLimits | None
     min_points: int
+    adjusted: bool = False
 
     @property
     def points(self) -> int:
@@ -499,32 +500,62 @@ class Xmr:
 RULE_WORDS = {
     "beyond_limit": "beyond a limit",
     "run": "run of 7 on one side",
-    "trend": "trend of 6",
+    "trend": "trend of 7",
     "two_of_three": "2 of 3 near a limit",
 }
 
 
-def xmr_chart(series: pd.DataFrame, value: str, since: date, min_points: int) -> Xmr:
-    """XmR limits (``stats.xmr_limits``) and signals (``stats.spc_signals``) since ``since``."""
-    frame = series[["period_end", value]].rename(columns={"period_end": "month", value: "value"})
+def xmr_chart(
+    series: pd.DataFrame,
+    value: str,
+    since: date,
+    min_points: int,
+    max_points: int = 24,
+    rebase_run: int = 12,
+    season_min_months: int = 36,
+) -> Xmr:
+    """A seasonally adjusted XmR chart with a fixed baseline from the months since ``since``.
+
+    Each month is divided by its month-of-year factor (:func:`stats.seasonal_factors` over the
+    whole series, when it has ``season_min_months`` consecutive months), so the season is not
+    read as a special cause; ``raw`` keeps the published figure. Limits come from the first
+    ``min_points``–``max_points`` months after ``since`` and are re-based only at a shift of
+    ``rebase_run`` months on one side (:func:`stats.seasonal_xmr`).
+    """
+    frame = series[["period_end", value]].rename(columns={"period_end": "month", value: "raw"})
     frame = frame.reset_index(drop=True)
+    frame["raw"] = frame["raw"].astype(float)
+    months = (frame["month"].dt.year * 12 + frame["month"].dt.month - 1).to_numpy()
+    consecutive = len(months) > 1 and bool(np.all(np.diff(months) == 1))
+    factors = (
+        stats.seasonal_factors(months, frame["raw"].to_numpy(), season_min_months)
+        if consecutive and not frame["raw"].isna().any()
+        else None
+    )
+    frame["value"] = frame["raw"] / factors[months % 12] if factors is not None else frame["raw"]
     frame["in_limits"] = frame["month"] >= pd.Timestamp(since)
-    segment = frame.loc[frame["in_limits"], "value"].astype(float)
     for rule in stats.SPC_RULES:
         frame[rule] = False
     frame["direction"] = 0
     frame["signal"] = ""
-    if len(segment) < max(min_points, 2):
-        return Xmr(frame, since, None, min_points)
-    limits = stats.xmr_limits(segment.to_numpy())
-    signals = stats.spc_signals(segment, limits.centre, limits.lower, limits.upper)
+    adjusted = factors is not None
+    inside = frame.index[frame["in_limits"]]
+    if len(inside) < max(min_points, 2):
+        return Xmr(frame, since, None, min_points, adjusted)
+    chart = stats.seasonal_xmr(
+        months[inside], frame.loc[inside, "raw"].to_numpy(), factors, min_points, max_points,
+        rebase_run,
+    )  # fmt: skip
+    if chart is None:
+        return Xmr(frame, since, None, min_points, adjusted)
+    signals = chart.signals.set_axis(inside)
     for column in (*stats.SPC_RULES, "direction"):
-        frame.loc[signals.index, column] = signals[column]
+        frame.loc[inside, column] = signals[column].to_numpy()
     frame["signal"] = [
         ", ".join(RULE_WORDS[r] for r in stats.SPC_RULES if row[r])
         for row in frame[list(stats.SPC_RULES)].to_dict("records")
     ]
-    return Xmr(frame, since, limits, min_points)
+    return Xmr(frame, since, chart.baselines[-1].limits, min_points, adjusted)
 
 
 def xmr_summary(xmr: Xmr, fmt: Callable[[float], str] = format_count) -> str:
@@ -539,8 +570,9 @@ def xmr_summary(xmr: Xmr, fmt: Callable[[float], str] = format_count) -> str:
     last = shown.iloc[-1]
     lower = max(xmr.limits.lower, 0.0)
     flagged = shown[shown["signal"] != ""]
+    basis = " (seasonally adjusted)" if xmr.adjusted else ""
     text = (
-        f"{month_label(last['month'])}: {fmt(last['value'])}; limits since {since}: "
+        f"{month_label(last['month'])}: {fmt(last['value'])}{basis}; limits since {since}: "
         f"{fmt(lower)} to {fmt(xmr.limits.upper)}"
     )
     if flagged.empty:
@@ -796,14 +828,24 @@ def funnel_caption(funnel: BoroughFunnel, populations: Populations) -> str:
             if funnel.phi > 1
             else f"phi = {funnel.phi:.2f}, no widening needed"
         )
+    elif funnel.method == "additive_log":
+        adjust = (
+            f"phi = {funnel.phi:.1f} on Poisson alone; between-borough variation tau² = "
+            f"{funnel.tau2:.3g} on the log scale, a typical borough {math.sqrt(funnel.tau2):.0%} "
+            "from London by ordinary variation"
+        )
     else:
         adjust = f"phi = {funnel.phi:.1f}, tau² = {funnel.tau2:.3g} per resident²"
+    method = {"additive_log": "additive random-effects (log scale)"}.get(
+        funnel.method, funnel.method
+    )
     return (
-        f"Funnel plot (Spiegelhalter 2005), {funnel.method} overdispersion adjustment "
+        f"Funnel plot (Spiegelhalter 2005), {method} overdispersion adjustment "
         f"({adjust}), {levels} limits around the {LONDON_NAME} rate, which includes offences "
         f"not assigned to a borough. A borough outside the limits differs from London by "
         f"more than chance and ordinary variation between boroughs would explain; it is not "
         f"a ranking. Residents: {populations.source}, mid-{funnel.population_year}."
+        + "".join(f" {note}" for _, note in measures.load_statistics().denominator_notes)
     )
 
 

@@ -122,7 +122,11 @@ def xmr_figure(
     """Monthly values with the centre line and natural process limits since the last break."""
     frame = xmr.frame
     fig = go.Figure()
-    hover = f"%{{x|%B %Y}}: %{{y:{value_format}}}<extra></extra>"
+    hover = f"%{{x|%B %Y}}: %{{y:{value_format}}}" + (
+        f" seasonally adjusted (published %{{customdata[0]:{value_format}}})<extra></extra>"
+        if xmr.adjusted
+        else "<extra></extra>"
+    )
     history = frame[~frame["in_limits"]]
     if not history.empty:
         # Earlier months are drawn for context but take no part in the limits.
@@ -134,6 +138,7 @@ def xmr_figure(
                 mode="lines",
                 name=f"{value_label}, before {_short_month(xmr.since)}",
                 line={"color": HISTORY, "width": 1.5},
+                customdata=joined[["raw"]],
                 hovertemplate=hover,
             )
         )
@@ -146,9 +151,12 @@ def xmr_figure(
             name=value_label,
             line={"color": NEUTRAL, "width": 2},
             marker={"color": NEUTRAL, "size": 6, "symbol": "circle"},
-            customdata=current[["signal"]],
+            customdata=current[["signal", "raw"]],
             hovertemplate=(
-                f"%{{x|%B %Y}}: %{{y:{value_format}}} %{{customdata[0]}}<extra></extra>"
+                f"%{{x|%B %Y}}: %{{y:{value_format}}}"
+                + (f" seasonally adjusted (published %{{customdata[1]:{value_format}}})"
+                   if xmr.adjusted else "")
+                + " %{customdata[0]}<extra></extra>"
             ),
         )
     )

@@ -137,12 +137,15 @@ if view == "monthly":
     )
     notes.insert(
         0,
-        "XmR chart (NHS Making Data Count): the mean and natural process limits (mean ± 2.66 × "
-        f"the average moving range) use only the {xmr.points} months since "
-        f"{crime.month_label(since)}, as limits across a recording change are meaningless; "
-        "the lower limit is shown no lower than zero. Special cause (purple triangles): a month "
-        "beyond a limit, a run of 7 on one side of the mean, a trend of 6, or 2 of 3 months "
-        "near a limit.",
+        "XmR chart (NHS Making Data Count)"
+        + (", seasonally adjusted: each month divided by its month-of-year factor, so the "
+           "season is not read as a special cause" if xmr.adjusted else "")
+        + f". The mean and natural process limits (mean ± 2.66 × the average moving range) come "
+        f"from a fixed baseline of the first 12 to 24 of the {xmr.points} months since "
+        f"{crime.month_label(since)} and are re-based only at a sustained shift, as limits "
+        "across a recording change are meaningless; the lower limit is shown no lower than "
+        "zero. Special cause (purple triangles): a month beyond a limit, a run of 7 on one side "
+        "of the mean, a trend of 7, or 2 of 3 months near a limit.",
     )
     table = periods[["period", "offences", "population", "population_year", "rate"]].copy()
     table["in_limits"] = xmr.frame["in_limits"].to_numpy()
