@@ -611,6 +611,9 @@ def count_row(
     low, high = _poisson_ci(value, 1 - level)
     row["lower"], row["upper"] = low, high
     _add_rate(row, geo, current[-1], value, len(current), ctx)
+    estimated = noise.tau2.get(window) if noise is not None else None
+    phi, tau2 = (1.0, ctx.stats_cfg.fallback_tau2) if estimated is None else estimated
+    row["tau2"], row["phi"] = tau2, phi  # the series' noise, shown even when not compared
     if result.refused:
         span = range(min(current + [m for w in comparisons for m in w]) + 1, current[-1] + 1)
         crossing = next((b for k, b in breaks if k in span), None)
@@ -632,10 +635,7 @@ def count_row(
     row["comparison_value"] = comparison
     k = len(comparisons)
     comparison_total = comparison * k
-    estimated = noise.tau2.get(window) if noise is not None else None
-    phi, tau2 = (1.0, ctx.stats_cfg.fallback_tau2) if estimated is None else estimated
     rr = stats.overdispersed_rate_ratio(value, comparison_total, k, tau2, 1 - level, phi)
-    row["tau2"], row["phi"] = tau2, phi
     row["dispersion"] = stats.comparison_dispersion(value, comparison_total, k, tau2, phi)
     if london is not None and geo != LONDON:
         _add_relative(row, window, current, comparisons, value, comparison_total, london,

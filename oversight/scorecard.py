@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from oversight import measures
@@ -341,3 +342,26 @@ def profile(
         renamed.drop(columns="london_rate_per_1000"), on=["measure_id", "window"], how="left"
     )
     return out.assign(london_rate_per_1000=out["measure_id"].map(london_rates))
+
+
+def dispersion_summary(con: duckdb.DuckDBPyConnection, plan_id: str) -> pd.DataFrame:
+    """Per count measure, the estimated noise behind its 12-month comparison (methods page).
+
+    London's quasi-Poisson phi, its between-year tau² and the resulting variance as a multiple
+    of Poisson, and the boroughs' median of each: the dispersion the judgements allow for.
+    """
+    plan = plan_mod.load_plan(plan_id)
+    frame = measures.compute_plan(con, plan, windows=("r12",))
+    frame = frame[frame["phi"].notna()]
+    if frame.empty:
+        return pd.DataFrame(columns=["Measure", "Area", "phi", "tau²", "times Poisson"])
+    frame = frame.assign(
+        Area=np.where(frame["geography_code"].eq(measures.LONDON), "London", "Boroughs (median)")
+    )
+    out = (
+        frame.groupby(["measure_label", "Area"], sort=False)[["phi", "tau2", "dispersion"]]
+        .median()
+        .reset_index()
+    )
+    out.columns = ["Measure", "Area", "phi", "tau²", "times Poisson"]
+    return out.round({"phi": 1, "tau²": 4, "times Poisson": 1})

@@ -12,9 +12,9 @@ from string import Template
 
 import streamlit as st
 
-from oversight import step_scan, ui
+from oversight import scorecard, step_scan, ui
 from oversight.measures import load_statistics
-from oversight.plan import Break, load_breaks
+from oversight.plan import Break, list_plans, load_breaks
 from oversight.settings import get_settings
 
 ui.ensure_navigation()
@@ -49,6 +49,13 @@ def placeholders() -> dict[str, str]:
         "spc_min_points": str(stats.spc_min_points),
         "funnel_levels": " and ".join(levels),
         "funnel_method": stats.funnel_method,
+        "history_months": str(stats.history_months),
+        "min_pairs": str(stats.min_pairs),
+        "fallback_tau2": f"{stats.fallback_tau2:g}",
+        "season_min_months": str(stats.season_min_months),
+        "baseline_min": str(stats.baseline_min),
+        "baseline_max": str(stats.baseline_max),
+        "rebase_run": str(stats.rebase_run),
         **step_placeholders(),
     }
 
@@ -73,4 +80,13 @@ def document(name: str) -> str:
 
 st.title("About, methods and accessibility")
 st.markdown(Template(document("about.md")).safe_substitute(placeholders()))
+if settings.warehouse.exists():
+    plan_id = list_plans(settings.root)[-1]
+    st.subheader("The dispersion estimated on the data now loaded")
+    st.caption(
+        "For each count measure of the newest plan, the 12-month comparison's estimated noise: "
+        "phi (monthly variation as a multiple of Poisson), tau² (between-year variation of the "
+        "level, log scale) and the variance of the comparison as a multiple of Poisson."
+    )
+    st.dataframe(ui.read(settings, scorecard.dispersion_summary, plan_id), hide_index=True)
 st.markdown(document("accessibility.md"))
