@@ -306,12 +306,12 @@ class Noise:
     """What a measure's history says about its chance variation, per geography level.
 
     ``tau2`` and ``relative_tau2`` (a borough's change against London's) are per window, each
-    (phi, tau²) of :func:`stats.log_ratio_dispersion`; ``factors`` are the month-of-year
+    (phi, tau², degrees of freedom of phi or None); ``factors`` are the month-of-year
     factors used to seasonally adjust its XmR charts.
     """
 
-    tau2: dict[str, tuple[float, float] | None]
-    relative_tau2: dict[str, tuple[float, float] | None]
+    tau2: dict[str, tuple[float, float, int | None] | None]
+    relative_tau2: dict[str, tuple[float, float, int | None] | None]
     factors: np.ndarray | None
 
 
@@ -375,6 +375,12 @@ def _geo_dispersion(
     return 1.0 if phi is None else phi
 
 
+def _dispersion_df(values: dict[int, float], end: int, months: int) -> int | None:
+    """Degrees of freedom of :func:`_geo_dispersion`: months with a residual, less 12."""
+    observed = sum(1 for k in range(end - months + 1, end + 1) if k in values)
+    return max(observed - 12 - 12, 1) if observed >= 25 else None
+
+
 def estimate_noise(
     by_geo: dict[str, dict[int, float]],
     geos: Sequence[str],
@@ -430,14 +436,15 @@ def estimate_noise(
                     d_rel, v_rel, inflate, groups, min_pairs=cfg.min_pairs
                 )
 
-    def pairs(phi: float, by_window: dict[str, float | None]) -> dict[str, Any]:
-        return {w: None if t is None else (phi, t) for w, t in by_window.items()}
+    def pairs(g: str, by_window: dict[str, float | None]) -> dict[str, Any]:
+        df = _dispersion_df(by_geo[g], end, cfg.history_months) if phis[g] > 1 else None
+        return {w: None if t is None else (phis[g], t, df) for w, t in by_window.items()}
 
     out = {}
     for g in areas:
         level = LONDON if g == LONDON else "borough"
-        relative = pairs(phis[g], level_tau2["relative"]) if g != LONDON else {}
-        out[g] = Noise(pairs(phis[g], level_tau2[level]), relative, factors)
+        relative = pairs(g, level_tau2["relative"]) if g != LONDON else {}
+        out[g] = Noise(pairs(g, level_tau2[level]), relative, factors)
     return out
 
 
@@ -612,7 +619,7 @@ def count_row(
     row["lower"], row["upper"] = low, high
     _add_rate(row, geo, current[-1], value, len(current), ctx)
     estimated = noise.tau2.get(window) if noise is not None else None
-    phi, tau2 = (1.0, ctx.stats_cfg.fallback_tau2) if estimated is None else estimated
+    phi, tau2, df = (1.0, ctx.stats_cfg.fallback_tau2, None) if estimated is None else estimated
     row["tau2"], row["phi"] = tau2, phi  # the series' noise, shown even when not compared
     if result.refused:
         span = range(min(current + [m for w in comparisons for m in w]) + 1, current[-1] + 1)
@@ -635,7 +642,7 @@ def count_row(
     row["comparison_value"] = comparison
     k = len(comparisons)
     comparison_total = comparison * k
-    rr = stats.overdispersed_rate_ratio(value, comparison_total, k, tau2, 1 - level, phi)
+    rr = stats.overdispersed_rate_ratio(value, comparison_total, k, tau2, 1 - level, phi, df)
     row["dispersion"] = stats.comparison_dispersion(value, comparison_total, k, tau2, phi)
     if london is not None and geo != LONDON:
         _add_relative(row, window, current, comparisons, value, comparison_total, london,
@@ -682,7 +689,7 @@ def _add_relative(
     a, b = max(value, 0.5), max(comparison_total, 0.5)
     d = math.log(a / (b / k)) - math.log(l_now / (l_before / k))
     estimated = noise.relative_tau2.get(window) if noise is not None else None
-    phi, tau2 = (1.0, ctx.stats_cfg.fallback_tau2) if estimated is None else estimated
+    phi, tau2, _ = (1.0, ctx.stats_cfg.fallback_tau2, None) if estimated is None else estimated
     se = math.sqrt(phi * (1 / a + 1 / b + 1 / l_now + 1 / l_before) + tau2 * (1 + 1 / k))
     crit = float(sps.norm.ppf(1 - ctx.stats_cfg.significance_level / 2))
     row["relative_change"] = math.exp(d) - 1

@@ -442,6 +442,7 @@ def overdispersed_rate_ratio(
     tau2: float = 0.0,
     level: float = 0.95,
     phi: float = 1.0,
+    df: int | None = None,
 ) -> RateRatio:
     """Rate ratio of a window's count to the mean of ``comparison_windows`` earlier windows.
 
@@ -449,6 +450,8 @@ def overdispersed_rate_ratio(
     tau² × (1 + 1/comparison_windows): Poisson variation of both sums plus the between-period
     variation of each period's level (tau² = 0 gives the Poisson Wald test). A zero count takes
     0.5 (continuity), so the ratio of 0 against 10 is finite and not significant by accident.
+    With ``df`` (the degrees of freedom of an estimated phi), quantiles and p-value are
+    Student's t, as a quasi-Poisson model with estimated scale uses.
     """
     if comparison_windows < 1:
         raise ValueError(f"comparison_windows must be at least 1, got {comparison_windows}")
@@ -460,8 +463,9 @@ def overdispersed_rate_ratio(
     b = max(float(comparison_total), 0.5)
     log_ratio = math.log(a) - math.log(b / comparison_windows)
     se = math.sqrt(phi * (1 / a + 1 / b) + tau2 * (1 + 1 / comparison_windows))
-    crit = _z_for_level(level)
-    p_value = float(2 * stats.norm.sf(abs(log_ratio) / se))
+    null = stats.norm if df is None else stats.t(df)
+    crit = float(null.ppf(0.5 + level / 2))
+    p_value = float(2 * null.sf(abs(log_ratio) / se))
     return RateRatio(
         math.exp(log_ratio),
         math.exp(log_ratio - crit * se),

@@ -173,7 +173,10 @@ def test_r12_vs_three_year_average_tests_against_the_pooled_years() -> None:
     )
     row = london_row(rows, "r12_3yr")
     assert row["comparison_value"] == pytest.approx(12 * 110)
-    expected = stats.overdispersed_rate_ratio(1800, 12 * 330, 3, row["tau2"], 0.95, row["phi"])
+    df = 48 - 24 if row["phi"] > 1 else None  # 48 months, less 12 lost to the average and 12
+    expected = stats.overdispersed_rate_ratio(
+        1800, 12 * 330, 3, row["tau2"], 0.95, row["phi"], df
+    )
     assert row["p_value"] == pytest.approx(expected.p_value)
     # too short a history to estimate tau² for this window: the configured fallback
     assert row["tau2"] == measures.load_statistics().fallback_tau2
