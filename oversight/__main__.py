@@ -59,7 +59,9 @@ def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def format_frame(frame: pd.DataFrame, fmt: str) -> str:
     """The result as a plain-text table, CSV or a JSON array of objects."""
     if fmt == "csv":
-        return frame.to_csv(index=False)
+        from oversight.exports import csv_text
+
+        return csv_text(frame)
     if fmt == "json":
         return json.dumps(json_records(frame), indent=2, default=str) + "\n"
     if frame.empty:
