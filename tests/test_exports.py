@@ -102,8 +102,9 @@ def test_explorer_downloads_neutralise_but_parquet_keeps_published_text(
 
 
 def test_cli_csv_output_is_neutralised(
-    hostile_warehouse: Path, capsys: pytest.CaptureFixture[str]
+    hostile_warehouse: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("OVERSIGHT_MODE", "internal")  # sql is an internal command
     code = cli.main(
         ["sql", "select source, change from marts.hostile", "--format", "csv",
          "--warehouse", str(hostile_warehouse)]
