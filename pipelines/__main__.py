@@ -69,6 +69,9 @@ def report_load(result, settings: Settings) -> int:
     """Print a load's outcome per file and what was published; return the exit code."""
     rows = [[shorten(o.file), o.source, f"{o.rows:,}", o.status] for o in result.outcomes]
     print(format_table(["file", "source", "rows", "status"], rows))
+    if result.skipped:
+        names = ", ".join(Path(o.file.split("!")[-1]).name for o in result.skipped)
+        print(f"\nSkipped {len(result.skipped)} documentation file(s), not data: {names}")
     for outcome in result.refused:
         print(f"\n{outcome.message}", file=sys.stderr)
     if result.refused:
