@@ -7,12 +7,17 @@ Commands:
   challenge   challenge points for the next Board meeting (Markdown or JSON)
   briefing    the Deputy Mayor's briefing pack (DOCX or PDF)
 
-Exit codes: 0 done; 2 refused (the query was not run, or was stopped at a limit); 1 any
-other error (no warehouse, bad settings).
+Global options (--warehouse FILE, --today YYYY-MM-DD, -v) go before or after the command.
+Only scorecard is public; the others are internal (challenge points, the Board's records, SQL)
+and are refused when OVERSIGHT_MODE is public, as the public dashboard has none of them.
+
+Exit codes: 0 done; 2 refused (the query was not run, or was stopped at a limit, or an
+internal command in public mode); 1 any other error (no warehouse, bad settings).
 
 Each command is a pair of functions: ``add_<name>_command(subparsers)`` declares its
 arguments and sets ``func``; ``command_<name>(args, settings)`` does the work and returns
-the exit code. Register a new command in COMMANDS.
+the exit code. Register a new command in COMMANDS; it is internal (refused in public mode)
+unless its parser sets ``internal=False``.
 """
 
 from __future__ import annotations
@@ -25,6 +30,12 @@ from typing import Any
 
 import pandas as pd
 
+from oversight.cli_options import (
+    CommonOptions,
+    apply_global_options,
+    global_options,
+    setup_logging,
+)
 from oversight.settings import Settings, get_settings
 
 EXIT_OK = 0
@@ -33,14 +44,14 @@ EXIT_REFUSED = 2
 FORMATS = ("table", "csv", "json")
 
 
-def add_warehouse_option(parser: argparse.ArgumentParser, *, subcommand: bool) -> None:
-    """``--warehouse FILE``, accepted before or after the command name."""
-    parser.add_argument(
-        "--warehouse",
-        metavar="FILE",
-        # After the command name it overrides the global option only when given.
-        default=argparse.SUPPRESS if subcommand else None,
-        help="the DuckDB warehouse file (default: OVERSIGHT_WAREHOUSE or data/warehouse/)",
+def refuse_in_public(args: argparse.Namespace, settings: Settings) -> str | None:
+    """The refusal for an internal command in public mode (DESIGN.md's modes); else None."""
+    # A command is internal unless it declares itself public (internal=False).
+    if settings.mode != "public" or not getattr(args, "internal", True):
+        return None
+    return (
+        f"Refused: `python -m oversight {args.command}` is internal and this installation is "
+        "public (OVERSIGHT_MODE=public); run it where OVERSIGHT_MODE=internal."
     )
 
 
@@ -59,7 +70,9 @@ def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def format_frame(frame: pd.DataFrame, fmt: str) -> str:
     """The result as a plain-text table, CSV or a JSON array of objects."""
     if fmt == "csv":
-        return frame.to_csv(index=False)
+        from oversight.exports import csv_text
+
+        return csv_text(frame)
     if fmt == "json":
         return json.dumps(json_records(frame), indent=2, default=str) + "\n"
     if frame.empty:
@@ -85,7 +98,7 @@ def command_sql(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def add_sql_command(sub: argparse._SubParsersAction) -> None:
+def add_sql_command(sub: CommonOptions) -> None:
     sql = sub.add_parser(
         "sql",
         help="run one read-only query on the warehouse",
@@ -93,9 +106,8 @@ def add_sql_command(sub: argparse._SubParsersAction) -> None:
         "SUMMARIZE or FROM) on the warehouse, within the limits in config/sandbox.yaml.",
     )
     sql.add_argument("query", help='the query, quoted, e.g. "from marts.loads"')
-    add_warehouse_option(sql, subcommand=True)
     sql.add_argument("--format", choices=FORMATS, default="table", help="output format")
-    sql.set_defaults(func=command_sql)
+    sql.set_defaults(func=command_sql, internal=True)
 
 
 # --- state ------------------------------------------------------------------------------------
@@ -134,14 +146,16 @@ def command_state(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def add_state_command(sub: argparse._SubParsersAction) -> None:
+def add_state_command(sub: CommonOptions) -> None:
     state = sub.add_parser(
         "state",
         help="seed, back up, restore, export or import the app-state store",
         description="The app-state store (forward plan, actions, risks, snapshots) is not "
         "rebuildable from the data: back it up.",
     )
-    actions = state.add_subparsers(dest="state_command", required=True, metavar="ACTION")
+    actions = CommonOptions(
+        state.add_subparsers(dest="state_command", required=True, metavar="ACTION")
+    )
     parsers = {
         "seed": actions.add_parser("seed", help="add the example forward plan's records"),
         "backup": actions.add_parser("backup", help="write a consistent copy of the store"),
@@ -158,7 +172,7 @@ def add_state_command(sub: argparse._SubParsersAction) -> None:
         parser.add_argument(
             "--state", metavar="FILE", help="the state store (default: OVERSIGHT_STATE)"
         )
-        parser.set_defaults(func=command_state)
+        parser.set_defaults(func=command_state, internal=True)
 
 
 # --- challenge and briefing -------------------------------------------------------------------
@@ -178,7 +192,7 @@ def command_briefing(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def add_challenge_command(sub: argparse._SubParsersAction) -> None:
+def add_challenge_command(sub: CommonOptions) -> None:
     from oversight import challenge
 
     parser = sub.add_parser(
@@ -188,11 +202,10 @@ def add_challenge_command(sub: argparse._SubParsersAction) -> None:
         "(config/challenge_rules.yaml), ranked, the meeting's share first.",
     )
     challenge.add_arguments(parser)
-    add_warehouse_option(parser, subcommand=True)
-    parser.set_defaults(func=command_challenge)
+    parser.set_defaults(func=command_challenge, internal=True)
 
 
-def add_briefing_command(sub: argparse._SubParsersAction) -> None:
+def add_briefing_command(sub: CommonOptions) -> None:
     from oversight import briefing
 
     parser = sub.add_parser(
@@ -202,8 +215,7 @@ def add_briefing_command(sub: argparse._SubParsersAction) -> None:
         "overdue actions, methods) as DOCX or PDF.",
     )
     briefing.add_arguments(parser)
-    add_warehouse_option(parser, subcommand=True)
-    parser.set_defaults(func=command_briefing)
+    parser.set_defaults(func=command_briefing, internal=True)
 
 
 # --- scorecard --------------------------------------------------------------------------------
@@ -224,7 +236,7 @@ def command_scorecard(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def add_scorecard_command(sub: argparse._SubParsersAction) -> None:
+def add_scorecard_command(sub: CommonOptions) -> None:
     from oversight import scorecard
 
     parser = sub.add_parser(
@@ -235,14 +247,13 @@ def add_scorecard_command(sub: argparse._SubParsersAction) -> None:
         "sentence a page shows. --as-at cuts periods; it does not travel back in vintages.",
     )
     scorecard.add_arguments(parser)
-    add_warehouse_option(parser, subcommand=True)
-    parser.set_defaults(func=command_scorecard)
+    parser.set_defaults(func=command_scorecard, internal=False)
 
 
 # --- commands ---------------------------------------------------------------------------------
 
 # One entry per command, in the order --help lists them.
-COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+COMMANDS: tuple[Callable[[CommonOptions], None], ...] = (
     add_scorecard_command,
     add_sql_command,
     add_state_command,
@@ -255,10 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m oversight",
         description=__doc__.split("\n\n")[0],
-        epilog="Exit codes: 0 done; 2 refused; 1 any other error.",
+        epilog="Exit codes: 0 done; 2 refused (also an internal command in public mode); "
+        "1 any other error.",
+        parents=[global_options(subcommand=False)],
     )
-    add_warehouse_option(parser, subcommand=False)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = CommonOptions(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     for add_command in COMMANDS:
         add_command(sub)
     return parser
@@ -266,8 +278,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
     try:
-        settings = get_settings().with_warehouse(args.warehouse)
+        settings = apply_global_options(args, get_settings())
+        refusal = refuse_in_public(args, settings)
+        if refusal:
+            print(refusal, file=sys.stderr)
+            return EXIT_REFUSED
         return args.func(args, settings)
     except ValueError as exc:  # bad settings or configuration: a sentence, not a traceback
         print(f"Error: {exc}", file=sys.stderr)

@@ -6,13 +6,14 @@ keys and missing required ones, so a typo in the YAML fails loudly instead of hi
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
+
+from oversight.exports import csv_text
 
 STATUSES = ("stable", "provisional")
 MART_KEYS = {"title", "status", "grain", "source", "description", "caveats", "columns"}
@@ -165,12 +166,8 @@ def to_rows(dictionary: DataDictionary) -> list[dict[str, str]]:
 
 
 def to_csv(dictionary: DataDictionary) -> str:
-    """The dictionary as CSV, one row per mart column."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_HEADER, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(to_rows(dictionary))
-    return out.getvalue()
+    """The dictionary as CSV, one row per mart column (written as every download is)."""
+    return csv_text(pd.DataFrame(to_rows(dictionary), columns=CSV_HEADER))
 
 
 def cell(text: str) -> str:

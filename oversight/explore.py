@@ -21,7 +21,9 @@ import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
+from oversight import exports
 from oversight.charts import PALETTE, base_layout
+from oversight.public_scope import PublicScopeError, load_public_scope, public_source
 from oversight.sandbox import frame_of
 from oversight.warehouse import connect
 
@@ -93,6 +95,26 @@ def table_of(mart: str) -> str:
     return f"marts.{quote(mart)}"
 
 
+def source_of(mart: str, public: bool) -> str:
+    """What a query reads ``mart`` from: the table, or in public mode its public view.
+
+    Public mode refuses a mart outside the open-data allow-list and shows server paths as
+    file names only (config/public.yaml, oversight.public_scope).
+    """
+    if not public:
+        return table_of(mart)
+    try:
+        return public_source(mart, load_public_scope())
+    except PublicScopeError as exc:
+        raise ExploreError(str(exc)) from exc
+
+
+def public_marts(sizes: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`mart_sizes` public mode may list (the open-data allow-list)."""
+    scope = load_public_scope()
+    return sizes[[scope.allows(m) for m in sizes["mart"]]].reset_index(drop=True)
+
+
 def column_kinds(columns: pd.DataFrame) -> dict[str, str]:
     """Each column's kind for the explorer: category, range, or other (not filterable)."""
     kinds = {}
@@ -145,14 +167,14 @@ def where_clause(
 
 
 def column_values(
-    con: duckdb.DuckDBPyConnection, mart: str, column: str, limit: int
+    con: duckdb.DuckDBPyConnection, mart: str, column: str, limit: int, public: bool = False
 ) -> pd.DataFrame:
     """The ``limit`` most common values of a column, with their rows and the distinct count."""
     name = known_column(con, mart, column)
     return con.execute(
         f"""
         select {name} as value, count(*) as rows, count(*) over () as distinct_values
-        from {table_of(mart)}
+        from {source_of(mart, public)}
         group by {name}
         order by rows desc, value nulls last
         limit ?
@@ -161,42 +183,52 @@ def column_values(
     ).df()
 
 
-def column_range(con: duckdb.DuckDBPyConnection, mart: str, column: str) -> tuple[Any, Any]:
+def column_range(
+    con: duckdb.DuckDBPyConnection, mart: str, column: str, public: bool = False
+) -> tuple[Any, Any]:
     """The smallest and largest value of a column."""
     name = known_column(con, mart, column)
-    return tuple(
-        con.execute(f"select min({name}), max({name}) from {table_of(mart)}").fetchall()[0]
-    )
+    source = source_of(mart, public)
+    return tuple(con.execute(f"select min({name}), max({name}) from {source}").fetchall()[0])
 
 
-def count_rows(con: duckdb.DuckDBPyConnection, mart: str, filters: Filters = ()) -> int:
+def count_rows(
+    con: duckdb.DuckDBPyConnection, mart: str, filters: Filters = (), public: bool = False
+) -> int:
     """Rows of the mart that pass the filters."""
     where, params = where_clause(con, mart, filters)
-    return int(
-        con.execute(f"select count(*) from {table_of(mart)}{where}", params).fetchall()[0][0]
-    )
+    source = source_of(mart, public)
+    return int(con.execute(f"select count(*) from {source}{where}", params).fetchall()[0][0])
 
 
 def filtered_relation(
-    con: duckdb.DuckDBPyConnection, mart: str, filters: Filters, limit: int
+    con: duckdb.DuckDBPyConnection, mart: str, filters: Filters, limit: int, public: bool = False
 ) -> duckdb.DuckDBPyRelation:
     where, params = where_clause(con, mart, filters)
-    return con.sql(f"select * from {table_of(mart)}{where} limit {int(limit)}", params=params)
+    source = source_of(mart, public)
+    return con.sql(f"select * from {source}{where} limit {int(limit)}", params=params)
 
 
 def filtered_rows(
-    con: duckdb.DuckDBPyConnection, mart: str, filters: Filters, limit: int
+    con: duckdb.DuckDBPyConnection, mart: str, filters: Filters, limit: int, public: bool = False
 ) -> pd.DataFrame:
     """At most ``limit`` rows of the mart that pass the filters, in stored order."""
-    return frame_of(filtered_relation(con, mart, filters, limit))
+    return frame_of(filtered_relation(con, mart, filters, limit, public))
 
 
-def export_filtered(warehouse: Path, mart: str, filters: Filters, fmt: str, limit: int) -> bytes:
-    """The filtered rows (at most ``limit``) as CSV or Parquet bytes, for a download."""
+def export_filtered(
+    warehouse: Path, mart: str, filters: Filters, fmt: str, limit: int, public: bool = False
+) -> bytes:
+    """The filtered rows (at most ``limit``) as CSV, XLSX or Parquet bytes, for a download.
+
+    CSV and XLSX go through oversight.exports (formula injection neutralised). Parquet is
+    written from DuckDB's typed result as is: it is read by analysis tools, which never run a
+    text cell as a formula (see oversight.exports).
+    """
     with connect(warehouse) as con:
-        relation = filtered_relation(con, mart, filters, limit)
-        if fmt == "csv":
-            return frame_of(relation).to_csv(index=False).encode("utf-8")
+        relation = filtered_relation(con, mart, filters, limit, public)
+        if fmt in exports.FORMATS:
+            return exports.frame_bytes(frame_of(relation), fmt)
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
@@ -256,6 +288,7 @@ def pivot_long(
     aggregate: str,
     measure: str | None,
     max_groups: int,
+    public: bool = False,
 ) -> pd.DataFrame:
     """The pivot as long rows (row, [column,] value), aggregated in DuckDB.
 
@@ -278,7 +311,7 @@ def pivot_long(
     relation = con.sql(
         f"""
         select {selected}, {value} as value
-        from {table_of(mart)}{where}
+        from {source_of(mart, public)}{where}
         group by all
         order by all
         limit {int(max_groups) + 1}

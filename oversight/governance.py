@@ -31,7 +31,6 @@ import pandas as pd
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_S = 5.0
 
@@ -143,6 +142,17 @@ create table audit (
 create index agenda_by_meeting on agenda_items(meeting_id);
 create index decisions_by_point on decisions(point_id, decision_id);
 """
+
+# The store's migrations, in order: step N takes a store at schema N - 1 to schema N, and the
+# schema's number is kept in SQLite's header (PRAGMA user_version) and in meta.schema_version.
+# Step 1 is the schema of the first release (a store it wrote has user_version 0 and
+# meta.schema_version 1; opening it records version 1 and changes nothing else). To change the
+# schema, append a step; never edit one that has shipped.
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (1, "meetings, agenda, actions, risks, decisions, snapshots and the audit trail", SCHEMA),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
 TABLES = frozenset(
     {"meta", "meetings", "agenda_items", "actions", "risks", "decisions", "snapshots", "audit"}
 )
@@ -297,6 +307,54 @@ def read_schema_version(con: sqlite3.Connection, path: Path) -> int | None:
     return int(row[0])
 
 
+def user_version(con: sqlite3.Connection) -> int:
+    """The schema number in the SQLite header (PRAGMA user_version); 0 if never set."""
+    return int(con.execute("pragma user_version").fetchone()[0])
+
+
+def stored_version(con: sqlite3.Connection, path: Path) -> int | None:
+    """The store's schema: the higher of user_version and meta's; None for an empty database."""
+    version = read_schema_version(con, path)
+    if version is None:
+        return None
+    return max(version, user_version(con))
+
+
+def migrate(con: sqlite3.Connection, path: Path, version: int) -> None:
+    """Apply the migration steps after ``version`` in order, in one transaction.
+
+    The steps, meta.schema_version and user_version commit together or not at all, so a store
+    is never left half-migrated. A store already at the latest schema is not written to.
+    """
+    steps = [(n, what, sql) for n, what, sql in MIGRATIONS if n > version]
+    if not steps and user_version(con) == version:
+        return
+    con.execute("begin immediate")
+    try:
+        for number, what, sql in steps:
+            for statement in split_statements(sql):
+                con.execute(statement)
+            logger.info("state store %s: migration %d (%s)", path, number, what)
+        if version == 0:
+            con.execute("insert into meta values ('created_at', ?)", [now_text()])
+        con.execute(
+            "insert into meta values ('schema_version', ?) "
+            "on conflict (key) do update set value = excluded.value",
+            [str(SCHEMA_VERSION)],
+        )
+        con.execute(f"pragma user_version = {int(SCHEMA_VERSION)}")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+    logger.info("state store %s at schema %d (was %d)", path, SCHEMA_VERSION, version)
+
+
+def split_statements(sql: str) -> list[str]:
+    """The statements of a migration step (its SQL holds no ';' inside a literal)."""
+    return [part.strip() for part in sql.split(";") if part.strip()]
+
+
 def require_editor(who: str | None) -> None:
     """Refuse a write without a named editor (a reader's session passes None)."""
     if who is None or not str(who).strip():
@@ -329,20 +387,22 @@ class StateStore:
                 f"{exc.strerror}."
             ) from exc
         with self._connect() as con:
-            version = read_schema_version(con, self.path)
-            if version is None:
-                self._create(con)
-            elif version > SCHEMA_VERSION:
+            version = stored_version(con, self.path)
+            if version is not None and version > SCHEMA_VERSION:
                 raise StateError(
                     f"{self.path} was written by a newer version of this dashboard (schema "
                     f"{version}; this one knows {SCHEMA_VERSION}). Nothing was changed."
                 )
-            check = con.execute("pragma quick_check").fetchone()[0]
-            if check != "ok":
-                raise StateError(
-                    f"The state store {self.path} is damaged ({check}). Restore it from a "
-                    "backup. Nothing was changed."
-                )
+            if version is not None:
+                check = con.execute("pragma quick_check").fetchone()[0]
+                if check != "ok":
+                    raise StateError(
+                        f"The state store {self.path} is damaged ({check}). Restore it from a "
+                        "backup. Nothing was changed."
+                    )
+            else:
+                con.execute("pragma journal_mode = wal")
+            migrate(con, self.path, version or 0)
             mode = con.execute("pragma journal_mode").fetchone()[0]
             if str(mode).lower() != "wal":
                 con.execute("pragma journal_mode = wal")
@@ -376,15 +436,6 @@ class StateStore:
                 con.execute("rollback")
                 raise
             con.execute("commit")
-
-    def _create(self, con: sqlite3.Connection) -> None:
-        con.execute("pragma journal_mode = wal")
-        con.executescript("begin;" + SCHEMA + "commit;")
-        con.execute(
-            "insert into meta values ('schema_version', ?), ('created_at', ?)",
-            [str(SCHEMA_VERSION), now_text()],
-        )
-        logger.info("created state store %s (schema %s)", self.path, SCHEMA_VERSION)
 
     def schema_version(self) -> int:
         with self._connect() as con:
@@ -1083,6 +1134,7 @@ def validate_store_file(path: Path) -> int:
         con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             version = read_schema_version(con, path)
+            header_version = user_version(con)
             check = con.execute("pragma quick_check").fetchone()[0]
             tables = {r[0] for r in con.execute("select name from sqlite_master")}
         finally:
@@ -1091,8 +1143,10 @@ def validate_store_file(path: Path) -> int:
         raise StateError(plain_message(exc, path)) from exc
     if version is None or not tables >= TABLES:
         raise StateError(f"{path} is not an oversight state store (its tables are missing).")
-    if version > SCHEMA_VERSION:
-        raise StateError(f"{path} has schema {version}, newer than this dashboard knows.")
+    if max(version, header_version) > SCHEMA_VERSION:
+        raise StateError(
+            f"{path} has schema {max(version, header_version)}, newer than this dashboard knows."
+        )
     if check != "ok":
         raise StateError(f"{path} is damaged ({check}).")
     return version

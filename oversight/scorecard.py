@@ -20,6 +20,7 @@ import pandas as pd
 
 from oversight import measures
 from oversight import plan as plan_mod
+from oversight.exports import csv_text
 
 SHOWN = (
     "priority_title", "measure_label", "status", "window", "period_end", "value", "lower",
@@ -191,7 +192,7 @@ def render(frame: pd.DataFrame, fmt: str) -> str:
         ]
         return json.dumps(records, indent=2)
     if fmt == "csv":
-        return frame.to_csv(index=False)
+        return csv_text(frame)
     lines = []
     for title, group in frame.groupby("priority_title", sort=False):
         lines.append(f"\n{title}")

@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from oversight import queries
+from oversight import exports, queries
 from oversight.charts import NEUTRAL
 from oversight.settings import Settings
 from oversight.warehouse import (
@@ -439,13 +439,25 @@ def synthetic_suffix(status: dict[str, object] | None) -> str:
 
 
 def download_buttons(table: pd.DataFrame, filename: str, key: str) -> None:
-    """CSV download of a table (the data behind a chart or view)."""
+    """CSV and Excel downloads of a table (the data behind a chart or view).
+
+    Both go through oversight.exports, which neutralises cells a spreadsheet would run as
+    formulas; the workbook is built only when its button is pressed.
+    """
     st.download_button(
         "Download CSV",
-        table.to_csv(index=False).encode("utf-8"),
+        exports.frame_bytes(table, "csv"),
         file_name=f"{filename}.csv",
-        mime="text/csv",
+        mime=exports.MIME_TYPES["csv"],
         key=f"dl_{key}",
+    )
+    st.download_button(
+        "Download Excel",
+        functools.partial(exports.frame_bytes, table, "xlsx"),
+        file_name=f"{filename}.xlsx",
+        mime=exports.MIME_TYPES["xlsx"],
+        key=f"dl_{key}_xlsx",
+        on_click="ignore",
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from oversight import explore, ui
+from oversight import explore, exports, ui
 from oversight.dictionary import load_dictionary
 from oversight.settings import get_settings
 
@@ -22,6 +22,9 @@ ui.ensure_navigation()
 settings = get_settings()
 ui.require_warehouse(settings)
 status = ui.current_status(settings)
+# Public mode offers only the open-data marts, with server paths shown as file names
+# (config/public.yaml); internal mode offers every mart as stored.
+public = settings.mode == "public"
 
 
 def plain(value: Any) -> Any:
@@ -33,7 +36,9 @@ def plain(value: Any) -> Any:
 
 def category_filter(mart: str, column: str, container: Any) -> explore.Filter | None:
     """A multiselect of the column's most common values; None while nothing is chosen."""
-    values = ui.read(settings, explore.column_values, mart, column, explore.VALUE_CHOICES)
+    values = ui.read(
+        settings, explore.column_values, mart, column, explore.VALUE_CHOICES, public
+    )
     options = [plain(v) for v in values["value"]]
     chosen = container.multiselect(
         column, options, key=f"filter_{mart}_{column}", format_func=explore.display
@@ -46,7 +51,7 @@ def category_filter(mart: str, column: str, container: Any) -> explore.Filter | 
 
 def range_filter(mart: str, column: str, type_name: str, container: Any) -> explore.Filter | None:
     """A slider over the column's range; None while the whole range is kept."""
-    low, high = ui.read(settings, explore.column_range, mart, column)
+    low, high = ui.read(settings, explore.column_range, mart, column, public)
     if low is None or low == high:
         container.caption(f"{column}: {'no values' if low is None else explore.display(low)}")
         return None
@@ -106,22 +111,25 @@ def choose_filters(mart: str, columns: pd.DataFrame) -> explore.Filters:
 
 
 def show_rows_and_downloads(mart: str, filters: explore.Filters, total: int) -> int:
-    matching = ui.read(settings, explore.count_rows, mart, filters)
+    matching = ui.read(settings, explore.count_rows, mart, filters, public)
     st.markdown(f"**{matching:,}** of {total:,} rows match.")
-    preview = ui.read(settings, explore.filtered_rows, mart, filters, explore.PREVIEW_ROWS)
+    preview = ui.read(
+        settings, explore.filtered_rows, mart, filters, explore.PREVIEW_ROWS, public
+    )
     st.dataframe(preview, hide_index=True, width="stretch", height=320)
     if matching > len(preview):
         st.caption(f"The first {len(preview):,} matching rows are shown.")
     cap = explore.EXPORT_ROW_CAP
-    left, right, note = st.columns([1, 1, 4])
+    left, middle, right, note = st.columns([1, 1, 1, 3])
     for fmt, label, mime, box in (
         ("csv", "Download CSV", "text/csv", left),
+        ("xlsx", "Download Excel", exports.MIME_TYPES["xlsx"], middle),
         ("parquet", "Download Parquet", "application/vnd.apache.parquet", right),
     ):
         box.download_button(
             label,
             functools.partial(
-                explore.export_filtered, settings.warehouse, mart, filters, fmt, cap
+                explore.export_filtered, settings.warehouse, mart, filters, fmt, cap, public
             ),
             file_name=f"{mart}.{fmt}",
             mime=mime,
@@ -159,7 +167,7 @@ def show_pivot(mart: str, filters: explore.Filters, columns: pd.DataFrame) -> No
     label = explore.value_label(aggregate, measure)
     long = ui.read(
         settings, explore.pivot_long, mart, filters, rows, cols, aggregate, measure,
-        explore.MAX_PIVOT_GROUPS,
+        explore.MAX_PIVOT_GROUPS, public,
     )  # fmt: skip
     if len(long) > explore.MAX_PIVOT_GROUPS:
         st.warning(
@@ -240,9 +248,16 @@ st.markdown(
     "make a simple pivot and download what you need. Tables are in the warehouse's `marts` "
     "schema."
 )
+if public:
+    st.caption(
+        "Tables built from published open data only; files the dashboard was loaded from are "
+        "named without their folders."
+    )
 
 dictionary = load_dictionary(settings.config_dir / "dictionary.yaml")
 sizes = ui.read(settings, explore.mart_sizes)
+if public:
+    sizes = explore.public_marts(sizes)
 held = dict(zip(sizes["mart"], sizes["rows"], strict=True))
 names = [m for m in dictionary.names if m in held]
 mart = ui.param_select(

@@ -1,5 +1,7 @@
 """Command line for the pipelines: ``python -m pipelines load|fetch|rebuild|status``.
 
+Global options (--warehouse FILE, --today YYYY-MM-DD, -v) go before or after the command.
+
 Exit codes: 0 done; 2 a file was refused (nothing published); 1 any other failure (a
 download that failed, a damaged warehouse, a full disk: nothing published either).
 """
@@ -14,21 +16,18 @@ from pathlib import Path
 
 import duckdb
 
-from oversight.settings import Settings, get_settings, parse_date
+from oversight.cli_options import (
+    CommonOptions,
+    apply_global_options,
+    global_options,
+    setup_logging,
+)
+from oversight.settings import Settings, get_settings
 from oversight.warehouse import WarehouseCorrupt, corruption
 from pipelines.errors import PipelineError
 
 logger = logging.getLogger("pipelines")
 EXIT_REFUSED = 2
-
-
-def setup_logging(verbose: bool) -> None:
-    """Log steps to stderr, once, for this entry point."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
 
 
 def format_table(headers: list[str], rows: list[list[str]]) -> str:
@@ -70,6 +69,9 @@ def report_load(result, settings: Settings) -> int:
     """Print a load's outcome per file and what was published; return the exit code."""
     rows = [[shorten(o.file), o.source, f"{o.rows:,}", o.status] for o in result.outcomes]
     print(format_table(["file", "source", "rows", "status"], rows))
+    if result.skipped:
+        names = ", ".join(Path(o.file.split("!")[-1]).name for o in result.skipped)
+        print(f"\nSkipped {len(result.skipped)} documentation file(s), not data: {names}")
     for outcome in result.refused:
         print(f"\n{outcome.message}", file=sys.stderr)
     if result.refused:
@@ -209,13 +211,15 @@ def command_dictionary(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
-    parser.add_argument("--warehouse", help="the DuckDB warehouse file (default from settings)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log each step")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[global_options(subcommand=False)],
+    )
+    sub = CommonOptions(parser.add_subparsers(dest="command", required=True))
     load = sub.add_parser("load", help="load published files, folders, zips or .gz files")
     load.add_argument("paths", nargs="+", type=Path)
-    load.add_argument("--today", help="treat this date (YYYY-MM-DD) as today for month checks")
     load.add_argument("--force", help="police force for renamed police.uk files")
     load.add_argument("--year", type=int, help="year of an ONS small-area file not named mid-YYYY")
     load.add_argument("--period", help="period of a PAS neighbourhood file, e.g. 2016 or 2015-16")
@@ -237,7 +241,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fetch.add_argument("--raw-dir", help="where downloads go (default data/raw)")
     fetch.add_argument("--sources", help="the list of files (default config/sources.yaml)")
-    fetch.add_argument("--today", help="treat this date (YYYY-MM-DD) as today for month checks")
     fetch.set_defaults(func=command_fetch)
     rebuild = sub.add_parser(
         "rebuild",
@@ -250,7 +253,6 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--force", help="police force, for renamed files in data/raw")
     rebuild.add_argument("--year", type=int, help="year, for ONS small-area files in data/raw")
     rebuild.add_argument("--period", help="period, for PAS neighbourhood files in data/raw")
-    rebuild.add_argument("--today", help="treat this date (YYYY-MM-DD) as today for month checks")
     rebuild.set_defaults(func=command_rebuild)
     status = sub.add_parser("status", help="what the warehouse holds")
     status.set_defaults(func=command_status)
@@ -264,9 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     try:
-        settings = get_settings().with_warehouse(args.warehouse)
-        today = getattr(args, "today", None)
-        settings = settings.with_today(parse_date(today, "--today") if today else None)
+        settings = apply_global_options(args, get_settings())
     except ValueError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1

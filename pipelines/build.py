@@ -40,7 +40,7 @@ import yaml
 from oversight.reference import load_boroughs
 from oversight.settings import Settings
 from pipelines.errors import PipelineError, RefusedFile, ValidationFailed, WarehouseBusy
-from pipelines.inputs import InputFile, Limits, iter_inputs
+from pipelines.inputs import InputFile, Limits, is_documentation, iter_inputs
 from pipelines.measure_values import build_measure_values
 from pipelines.sources import detect_source
 from pipelines.sources.base import ParseContext, Parsed, Source, default_context
@@ -130,6 +130,10 @@ class LoadResult:
         return [o for o in self.outcomes if o.status == "refused"]
 
     @property
+    def skipped(self) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.status == "skipped"]
+
+    @property
     def ok(self) -> bool:
         return not self.refused
 
@@ -171,6 +175,19 @@ def categories_config(settings: Settings) -> dict[str, Any]:
 
 def limits_of(config: dict[str, Any]) -> Limits:
     return Limits(**{k: int(v) for k, v in config["limits"].items()})
+
+
+def not_data_suffixes(config: dict[str, Any]) -> tuple[str, ...]:
+    """The name endings of documentation files a load skips (pipeline.yaml not_data.suffixes)."""
+    suffixes = (config.get("not_data") or {}).get("suffixes", [])
+    if not isinstance(suffixes, list) or not all(
+        isinstance(x, str) and x.startswith(".") for x in suffixes
+    ):
+        raise PipelineError(
+            "config/pipeline.yaml: not_data.suffixes must be a list of endings such as .md, "
+            f"got {suffixes!r}"
+        )
+    return tuple(x.lower() for x in suffixes)
 
 
 def expectation_parameters(settings: Settings) -> dict[str, Any]:
@@ -780,7 +797,11 @@ def load_paths(
         con: duckdb.DuckDBPyConnection | None = None
         staged = 0
         try:
-            files = iter_with_refusals(paths, limits_of(config), result, settings)
+            files = skip_documents(
+                iter_with_refusals(paths, limits_of(config), result, settings),
+                not_data_suffixes(config),
+                result,
+            )
 
             def parse(file: InputFile) -> tuple[Source, Parsed, ValidationReport]:
                 return parse_and_validate(file, ctx, settings, parameters, phases)
@@ -873,6 +894,20 @@ def iter_with_refusals(
             small = given.is_file() and given.stat().st_size <= limits.max_file_bytes
             data = given.read_bytes() if small else b""  # never copy an oversized file
             record_refusal(InputFile(str(path), str(path), data), exc, result, settings)
+
+
+def skip_documents(
+    files: Iterable[InputFile], suffixes: tuple[str, ...], result: LoadResult
+) -> Iterator[InputFile]:
+    """Yield the data files; documentation (a README, SOURCES.md) is recorded as skipped."""
+    for file in files:
+        if is_documentation(file.name, suffixes):
+            logger.info("skipping %s: documentation, not data", file.name)
+            result.outcomes.append(
+                FileOutcome(file.name, "", 0, "skipped", "documentation, not data")
+            )
+            continue
+        yield file
 
 
 def record_refusal(

@@ -46,6 +46,11 @@ class InputFile:
         return PurePosixPath(self.name.split("!")[-1]).name
 
 
+def is_documentation(name: str, suffixes: tuple[str, ...]) -> bool:
+    """Whether a file (or archive member) is plainly documentation, by its name's ending."""
+    return PurePosixPath(name.split("!")[-1].replace("\\", "/")).name.lower().endswith(suffixes)
+
+
 def read_capped(stream: io.BufferedIOBase, limit: int, name: str) -> bytes:
     """Read a stream, refusing it once it passes ``limit`` bytes."""
     buf = bytearray()

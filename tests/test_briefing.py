@@ -212,6 +212,7 @@ def test_the_cli_writes_a_pdf(sample_warehouse: Path, tmp_path: Path) -> None:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OVERSIGHT_TODAY", TODAY.isoformat())
         mp.setenv("OVERSIGHT_STATE", str(tmp_path / "none.sqlite"))
+        mp.setenv("OVERSIGHT_MODE", "internal")  # the briefing is internal
         code = cli_main(["--warehouse", str(sample_warehouse), "briefing", "--as-at", "2025-12",
                          "--format", "pdf", "--out", str(out)])  # fmt: skip
     assert code == 0

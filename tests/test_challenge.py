@@ -500,6 +500,7 @@ def test_the_cli_prints_the_meeting_list_as_json(real_warehouse: Path, tmp_path:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OVERSIGHT_TODAY", TODAY.isoformat())
         mp.setenv("OVERSIGHT_STATE", str(tmp_path / "state.sqlite"))
+        mp.setenv("OVERSIGHT_MODE", "internal")  # challenge points are internal
         with contextlib.redirect_stdout(out):
             code = cli_main(["--warehouse", str(real_warehouse), "challenge", "--as-at",
                              "2025-12", "--format", "json"])  # fmt: skip

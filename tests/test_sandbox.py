@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -266,9 +267,11 @@ def test_missing_warehouse_is_named(tmp_path: Path) -> None:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m oversight`` in internal mode (sql is an internal command)."""
     return subprocess.run(
         [sys.executable, "-m", "oversight", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "OVERSIGHT_MODE": "internal"},
     )  # fmt: skip
 
 
