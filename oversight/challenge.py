@@ -737,7 +737,6 @@ def spc_points(values: pd.DataFrame, setting: Setting) -> list[ChallengePoint]:
         since_text = f"{since:%B %Y}" if since else "the last break"
         value_text = setting.value_text(measure, value)
         what = f"the {'rise' if rel > 0 else 'fall'} in {subject(measure)} in {where}"
-        months = (end.year - since.year) * 12 + end.month - since.month + 1 if since else None
         finding = (
             f"{subject_start(measure)} in {where}: {value_text} in {end:%B %Y}, {change} the "
             f"{fmt(centre)} expected for the time of year on the XmR chart since {since_text}. "
@@ -746,9 +745,10 @@ def spc_points(values: pd.DataFrame, setting: Setting) -> list[ChallengePoint]:
         )
         evidence = (
             f"{measure.label}, {where}: {value_text} in {end:%B %Y}; XmR centre line "
-            f"{centre:,.1f}, natural process limits {fmt(low)} to {fmt(high)}, from the "
-            f"{months or 'available'} months {since_text} to {end:%B %Y} (on one basis, since "
-            f"the last series break); signals: {rule_text}; {change} the centre line, "
+            f"{centre:,.1f}, natural process limits {fmt(low)} to {fmt(high)} for the time of "
+            f"year (seasonally adjusted; fixed baseline from {since_text}, on one basis since "
+            f"the last series break or confirmed shift); signals: {rule_text}; {change} the "
+            "centre line, "
             f"materiality tolerance {fmt_tolerance(measure)}. {source_text(row)}"
         )
         size = in_tolerances(measure, value - centre, centre)

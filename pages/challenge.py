@@ -31,8 +31,10 @@ st.caption(
     f"ranked by severity. A point is raised only for a change that is both statistically "
     f"significant (p < {stats_cfg.significance_level:g}) and at least the measure's "
     "materiality tolerance, never from a context measure and never across a series break; "
-    "overdue and refused data are raised too. The questions are drafts for officers to accept, "
-    "edit or dismiss."
+    "a movement London shares is one London point, and a borough is raised only where it "
+    "differs from London; false discoveries are controlled across every test of the run. "
+    "Overdue and refused data are listed separately for the data team. The questions are "
+    "drafts for officers to accept, edit or dismiss."
 )
 ui.show_flash("challenge_flash")
 
