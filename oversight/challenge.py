@@ -1363,11 +1363,16 @@ def raise_points(
     ``values`` may pass the plan's measure values already read by :func:`plan_values` (for
     the same ``as_at``), so a caller showing figures and points reads them once.
     """
-    plan = plan_mod.load_plan(plan_id, root)
-    setting = Setting.build(plan, load_rules(root), measures.load_statistics(root))
+    setting = plan_setting(plan_id, root)
     if values is None:
         values = plan_values(con, plan_id, as_at, root)
     return rank_points(points_from_values(values, setting))
+
+
+def plan_setting(plan_id: str, root: Path | None = None) -> Setting:
+    """The plan, the rules and the statistics config every rule reads."""
+    plan = plan_mod.load_plan(plan_id, root)
+    return Setting.build(plan, load_rules(root), measures.load_statistics(root))
 
 
 def reference_date(as_at: date | None, today: date) -> date:
@@ -1398,8 +1403,7 @@ def data_operations(
     source (a README, a map file) is not a data question at all.
     """
     base = root or PROJECT_ROOT
-    plan = plan_mod.load_plan(plan_id, root)
-    setting = Setting.build(plan, load_rules(root), measures.load_statistics(root))
+    setting = plan_setting(plan_id, root)
     when = reference_date(as_at, today or get_settings().today)
     points = stale_points(con, setting, when, base)
     points += failing_points(con, setting, quarantine_dir or quarantine_for(con))

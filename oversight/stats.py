@@ -511,6 +511,16 @@ def between_period_variance(
     return log_ratio_variance(d, 1 / a + 1 / b, 1 + 1 / comparison_windows, label, min_pairs)
 
 
+def _centre_by_group(d: np.ndarray, groups: np.ndarray | None, keep: np.ndarray) -> np.ndarray:
+    """``d`` less its median within each group (a steady trend in one area is not noise)."""
+    label = np.zeros(d.size) if groups is None else np.asarray(groups, dtype=object)[keep]
+    centred = d.copy()
+    for value in pd.unique(label):
+        mine = label == value
+        centred[mine] = d[mine] - np.median(d[mine])
+    return centred
+
+
 def log_ratio_variance(
     d: np.ndarray,
     v: np.ndarray,
@@ -525,11 +535,7 @@ def log_ratio_variance(
     if keep.sum() < min_pairs:
         return None
     d, v = d[keep], v[keep]
-    label = np.zeros(d.size) if groups is None else np.asarray(groups, dtype=object)[keep]
-    centred = d.copy()
-    for value in pd.unique(label):
-        mine = label == value
-        centred[mine] = d[mine] - np.median(d[mine])
+    centred = _centre_by_group(d, groups, keep)
 
     def excess(tau2: float) -> float:
         return float(np.median(centred**2 / (v + tau2 * inflate))) - CHI2_1_MEDIAN
@@ -568,10 +574,7 @@ def log_ratio_dispersion(
         return None if tau2 is None else (1.0, tau2)
     d, v = d[keep], v[keep]
     label = np.zeros(d.size) if groups is None else np.asarray(groups, dtype=object)[keep]
-    centred = d.copy()
-    for value in pd.unique(label):
-        mine = label == value
-        centred[mine] = d[mine] - np.median(d[mine])
+    centred = _centre_by_group(d, groups, keep)
     cut = np.median(v)
     halves = [v <= cut, v > cut]
     spread = np.median(v[halves[1]]) / np.median(v[halves[0]]) if halves[1].any() else 1.0
